@@ -1,0 +1,3 @@
+from colorize.cli.app import main
+
+main()

@@ -1,0 +1,43 @@
+"""The Typer application: one module per command, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from colorize import __version__
+from colorize.cli import eval as eval_cmd
+from colorize.cli import export, folder, models, train, video
+
+app = typer.Typer(
+    name="colorize",
+    help="Colorize black-and-white photos, scan folders and films.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"colorize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Colorize black-and-white photos, scan folders and films."""
+
+
+folder.register(app)
+video.register(app)
+models.register(app)
+export.register(app)
+train.register(app)
+eval_cmd.register(app)
+
+
+def main() -> None:
+    app()

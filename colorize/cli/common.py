@@ -1,0 +1,48 @@
+"""Options and helpers shared by several commands (defined once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One clear line on stderr and a non-zero exit."""
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def need_training_extras() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        fail("this command needs PyTorch: pip install 'colorize[train]'")
+
+
+ModelOpt = typer.Option(None, "--model", "-m",
+                        help="Registered model name (see `colorize models`) or a path to an "
+                             ".onnx file. Default: the bundled default model.")
+DeviceOpt = typer.Option("auto", "--device",
+                         help="auto | cpu | cuda | tensorrt. auto picks TensorRT, then CUDA, "
+                              "then CPU among the providers ONNX Runtime has.")
+SizeOpt = typer.Option(None, "--size", min=16,
+                       help="Working size: the gray image's LONG side is resized to this "
+                            "(aspect ratio kept, rounded to a multiple of 32) before the model; "
+                            "colour is resized back and merged with the full-resolution "
+                            "luminance. Default: the model's own working size.")
+SaturationOpt = typer.Option(1.0, "--saturation", min=0.0,
+                             help="Scale the predicted colour (1.0 = as predicted).")
+OverwriteOpt = typer.Option(False, "--overwrite", help="Replace outputs that already exist.")
+ThreadsOpt = typer.Option(0, "--threads", min=0,
+                          help="CPU threads for ONNX Runtime (0 = all cores).")
+
+
+def existing_path(path: Path, what: str) -> Path:
+    if not path.exists():
+        fail(f"{what} not found: {path}")
+    return path

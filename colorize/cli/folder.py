@@ -1,0 +1,143 @@
+"""colorize folder / colorize image."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from colorize.cli.common import (
+    DeviceOpt,
+    ModelOpt,
+    OverwriteOpt,
+    SaturationOpt,
+    SizeOpt,
+    ThreadsOpt,
+    console,
+    existing_path,
+    fail,
+)
+from colorize.cli.progress import make_progress
+from colorize.core.errors import ColorizeError
+from colorize.core.imageio import DEFAULT_MAX_PIXELS, FORMAT_SUFFIX
+from colorize.core.pipeline import Settings
+
+FormatOpt = typer.Option(None, "--format",
+                         help="Output format (png, jpg, tif, bmp, webp). Default: the input's.")
+MaxPixelsOpt = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0,
+                            help="Refuse images with more pixels than this, before decoding "
+                                 "(decompression-bomb guard; 0 = no limit).")
+QualityOpt = typer.Option(95, "--quality", min=1, max=100, help="JPEG / WebP quality.")
+
+COLOR_NOTE = ("Colour inputs (sepia or tinted scans) are reduced to their luminance first and "
+              "re-colorized. Outputs are RGB (RGBA when the input has alpha) at the input's "
+              "size and bit depth; the output's luminance is the input's.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("folder", help="Colorize every image under a folder, mirroring the tree. "
+                + COLOR_NOTE)(folder_command)
+    app.command("image", help="Colorize one image. " + COLOR_NOTE)(image_command)
+
+
+def _check_format(fmt: str | None) -> str | None:
+    if fmt is None:
+        return None
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in FORMAT_SUFFIX:
+        fail(f"unknown --format {fmt!r}; choose one of {', '.join(sorted(FORMAT_SUFFIX))}")
+    return fmt
+
+
+def _colorizer(model: str | None, device: str, threads: int):
+    from colorize.core.session import Colorizer
+
+    try:
+        return Colorizer(model, device=device, threads=threads)
+    except ColorizeError as exc:
+        fail(str(exc))
+
+
+def folder_command(
+    src: Path = typer.Argument(..., help="Folder of images (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder; the tree is mirrored."),
+    model: str = ModelOpt,
+    glob: list[str] = typer.Option(["*"], "--glob", help="Only paths matching these patterns "
+                                                        "(repeatable), e.g. --glob '*.tif'."),
+    fmt: str = FormatOpt,
+    size: int = SizeOpt,
+    saturation: float = SaturationOpt,
+    overwrite: bool = OverwriteOpt,
+    device: str = DeviceOpt,
+    threads: int = ThreadsOpt,
+    max_pixels: int = MaxPixelsOpt,
+    quality: int = QualityOpt,
+) -> None:
+    from colorize.core.batch import plan_folder, run_jobs
+
+    existing_path(src, "input folder")
+    if not src.is_dir():
+        fail(f"not a folder: {src} (use `colorize image` for one file)")
+    fmt = _check_format(fmt)
+    jobs = plan_folder(src, out, glob, fmt)
+    if not jobs:
+        fail(f"no images found under {src}", code=1)
+    colorizer = _colorizer(model, device, threads)
+    console.print(f"model {colorizer.meta.name} on {colorizer.active_provider}; "
+                  f"{len(jobs)} images")
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    failures = []
+    settings = Settings(size=size, saturation=saturation)
+    start = time.monotonic()
+    with make_progress(console, "img") as progress:
+        task = progress.add_task("colorize", total=len(jobs), rate=0.0, info="")
+        for result in run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality):
+            counts[result.status] += 1
+            if result.status == "failed":
+                failures.append(result.reason)
+            elapsed = time.monotonic() - start
+            progress.update(task, advance=1, rate=counts["done"] / max(elapsed, 1e-9),
+                            info=result.job.src.name[:40])
+    _summary(counts, failures)
+    raise typer.Exit(1 if failures else 0)
+
+
+def _summary(counts: dict[str, int], failures: list[str]) -> None:
+    table = Table(title="colorize folder", show_header=True)
+    for key in ("done", "skipped", "failed"):
+        table.add_column(key, justify="right")
+    table.add_row(*(str(counts[k]) for k in ("done", "skipped", "failed")))
+    console.print(table)
+    for reason in failures:
+        console.print(Text.assemble(("failed ", "red"), reason), soft_wrap=True)
+
+
+def image_command(
+    src: Path = typer.Argument(..., help="Input image."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output image path."),
+    model: str = ModelOpt,
+    fmt: str = FormatOpt,
+    size: int = SizeOpt,
+    saturation: float = SaturationOpt,
+    overwrite: bool = OverwriteOpt,
+    device: str = DeviceOpt,
+    threads: int = ThreadsOpt,
+    max_pixels: int = MaxPixelsOpt,
+    quality: int = QualityOpt,
+) -> None:
+    from colorize.core.batch import Job, run_jobs
+
+    existing_path(src, "input image")
+    fmt = _check_format(fmt)
+    dst = out.with_suffix(FORMAT_SUFFIX[fmt]) if fmt else out
+    if dst.exists() and not overwrite:
+        fail(f"{dst} exists; pass --overwrite to replace it", code=1)
+    colorizer = _colorizer(model, device, threads)
+    settings = Settings(size=size, saturation=saturation)
+    (result,) = run_jobs([Job(src, dst)], colorizer, settings, overwrite, max_pixels, quality)
+    if result.status == "failed":
+        fail(result.reason, code=1)
+    console.print(f"wrote {dst}")

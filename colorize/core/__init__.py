@@ -1,0 +1,1 @@
+"""Inference library: numpy, OpenCV, PyAV and ONNX Runtime only (never torch)."""

@@ -1,0 +1,157 @@
+"""Folder colorization: plan the jobs, read ahead on a thread, write atomically, never stop."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from colorize.core.errors import ColorizeError
+from colorize.core.imageio import (
+    DEFAULT_MAX_PIXELS,
+    FORMAT_SUFFIX,
+    IMAGE_SUFFIXES,
+    Picture,
+    encode_image,
+    is_partial,
+    read_image,
+    write_atomic,
+)
+from colorize.core.pipeline import Settings, colorize_picture
+from colorize.core.session import Colorizer
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    status: str  # "done" | "skipped" | "failed"
+    reason: str = ""
+
+
+def _walk(root: Path, exclude: Path | None) -> Iterator[Path]:
+    """Files under root, following directory symlinks once (loops are cut), sorted."""
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        try:
+            st = here.stat()
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        keep = []
+        for d in sorted(dirnames):
+            sub = here / d
+            if exclude is not None and _same_path(sub, exclude):
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            yield here / name
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def plan_folder(src: Path, dst: Path, patterns: Sequence[str] = ("*",),
+                fmt: str | None = None) -> list[Job]:
+    """One job per image under src, mirrored under dst (dst may lie inside src)."""
+    src, dst = Path(src), Path(dst)
+    jobs = []
+    for path in _walk(src, exclude=dst):
+        if path.suffix.lower() not in IMAGE_SUFFIXES or is_partial(path):
+            continue
+        rel = path.relative_to(src)
+        if not any(fnmatch.fnmatch(rel.as_posix(), p) or fnmatch.fnmatch(path.name, p)
+                   for p in patterns):
+            continue
+        out = dst / rel
+        if fmt:
+            out = out.with_suffix(FORMAT_SUFFIX[fmt])
+        jobs.append(Job(path, out))
+    return jobs
+
+
+def _prefetch(jobs: Sequence[Job], max_pixels: int, depth: int = 2
+              ) -> Iterator[tuple[Job, Picture | ColorizeError]]:
+    """Decode images on a worker thread, a few ahead of inference."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def worker() -> None:
+        for job in jobs:
+            if stop.is_set():
+                break
+            try:
+                item: Picture | ColorizeError = read_image(job.src, max_pixels)
+            except ColorizeError as exc:
+                item = exc
+            except MemoryError:
+                item = ColorizeError(f"{job.src}: not enough memory to decode")
+            while not stop.is_set():
+                try:
+                    q.put((job, item), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        q.put(done)
+
+    thread = threading.Thread(target=worker, name="colorize-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+
+def run_jobs(jobs: Sequence[Job], colorizer: Colorizer, settings: Settings,
+             overwrite: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
+             quality: int = 95) -> Iterator[Result]:
+    """Colorize every job, yielding one Result each; a failure never stops the batch."""
+    todo = []
+    for job in jobs:
+        if job.dst.exists() and not overwrite:
+            yield Result(job, "skipped", "output exists")
+        else:
+            todo.append(job)
+    for job, item in _prefetch(todo, max_pixels):
+        if isinstance(item, ColorizeError):
+            yield Result(job, "failed", str(item))
+            continue
+        try:
+            rgb = colorize_picture(item, colorizer, settings)
+            data = encode_image(rgb, item.alpha, item.depth, job.dst.suffix, quality)
+            del rgb
+            write_atomic(job.dst, data)
+        except ColorizeError as exc:
+            yield Result(job, "failed", str(exc))
+            continue
+        except (ValueError, MemoryError) as exc:
+            yield Result(job, "failed", f"{job.src}: {exc.__class__.__name__}: {exc}")
+            continue
+        yield Result(job, "done")

@@ -1,0 +1,50 @@
+"""sRGB <-> CIELAB (D65) via OpenCV, plus the normalisation shared by training and inference."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Normalisation used by every model: L in [0, 100] -> [-1, 1]; ab / AB_SCALE -> [-1, 1].
+L_CENTER = 50.0
+L_SCALE = 50.0
+AB_SCALE = 110.0
+AB_MIN, AB_MAX = -128.0, 127.0
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """float32 sRGB in [0, 1] (H, W, 3) -> float32 Lab (L in [0, 100], ab in CIELAB units)."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """float32 Lab -> float32 sRGB clipped to [0, 1]. ab is clipped to the valid range first."""
+    lab = np.ascontiguousarray(lab, dtype=np.float32).copy()
+    np.clip(lab[..., 1:], AB_MIN, AB_MAX, out=lab[..., 1:])
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
+
+
+def gray_to_l(gray: np.ndarray) -> np.ndarray:
+    """float32 gray in [0, 1] -> CIELAB L in [0, 100] (exact for neutral colours)."""
+    g = np.clip(gray.astype(np.float32, copy=False), 0.0, 1.0)
+    lin = np.where(g <= 0.04045, g / 12.92, ((g + 0.055) / 1.055) ** 2.4)
+    f = np.where(lin > 0.008856, np.cbrt(lin), 7.787 * lin + 16.0 / 116.0)
+    return (116.0 * f - 16.0).astype(np.float32)
+
+
+def l_to_gray(light: np.ndarray) -> np.ndarray:
+    """Inverse of gray_to_l: L in [0, 100] -> sRGB gray in [0, 1]."""
+    fy = (light.astype(np.float32) + 16.0) / 116.0
+    lin = np.where(fy > 0.206893, fy**3, (fy - 16.0 / 116.0) / 7.787)
+    g = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(np.maximum(lin, 0), 1 / 2.4) - 0.055)
+    return np.clip(g, 0.0, 1.0).astype(np.float32)
+
+
+def normalize_l(light: np.ndarray) -> np.ndarray:
+    return (light - L_CENTER) / L_SCALE
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """L channel of an sRGB float image: colour scans (sepia, tinted) become neutral gray."""
+    return rgb_to_lab(rgb)[..., 0]

@@ -1,0 +1,97 @@
+"""One image through the model: full-res L -> working size -> ab -> full res -> merged RGB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from colorize.core.color import AB_MAX, AB_MIN, gray_to_l, lab_to_rgb, rgb_to_lab
+from colorize.core.imageio import Picture
+from colorize.core.session import Colorizer
+
+GAMUT_STEPS = 6
+
+
+@dataclass
+class Settings:
+    size: int | None = None  # working size (long side); None = the model's own
+    saturation: float = 1.0
+
+
+def luminance_of(picture: Picture) -> np.ndarray:
+    """Full-resolution CIELAB L: colour inputs (sepia, tinted scans) are reduced to luminance."""
+    if picture.pixels.ndim == 2:
+        return gray_to_l(picture.pixels)
+    return rgb_to_lab(picture.pixels)[..., 0].copy()
+
+
+def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    h, w = plane.shape[:2]
+    if (w, h) == (width, height):
+        return plane
+    interp = cv2.INTER_AREA if width * height < w * h else cv2.INTER_LINEAR
+    return cv2.resize(plane, (width, height), interpolation=interp)
+
+
+def _linear_rgb(lab: np.ndarray) -> np.ndarray:
+    """Unclipped Lab (D65) -> linear sRGB, for gamut tests."""
+    fy = (lab[..., 0] + 16.0) / 116.0
+    fx = fy + lab[..., 1] / 500.0
+    fz = fy - lab[..., 2] / 200.0
+
+    def finv(t: np.ndarray) -> np.ndarray:
+        return np.where(t > 6.0 / 29.0, t**3, 3 * (6.0 / 29.0) ** 2 * (t - 4.0 / 29.0))
+
+    x, y, z = 0.95047 * finv(fx), finv(fy), 1.08883 * finv(fz)
+    r = 3.2404542 * x - 1.5371385 * y - 0.4985314 * z
+    g = -0.9692660 * x + 1.8760108 * y + 0.0415560 * z
+    b = 0.0556434 * x - 0.2040259 * y + 1.0572252 * z
+    return np.stack([r, g, b], axis=-1)
+
+
+def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Shrink each pixel's chroma (hue kept) until (L, ab) is a displayable sRGB colour.
+
+    Done at working resolution: clipping RGB instead would change the luminance.
+    """
+    ab = np.clip(ab, AB_MIN, AB_MAX)
+    lo = np.zeros(light.shape, np.float32)
+    hi = np.ones(light.shape, np.float32)
+    full = _linear_rgb(np.dstack([light, ab]))
+    ok = np.all((full >= -1e-3) & (full <= 1 + 1e-3), axis=-1)
+    lo[ok] = 1.0
+    for _ in range(GAMUT_STEPS):
+        mid = (lo + hi) / 2
+        rgb = _linear_rgb(np.dstack([light, ab * mid[..., None]]))
+        inside = np.all((rgb >= -1e-3) & (rgb <= 1 + 1e-3), axis=-1)
+        lo = np.where(inside | ok, np.maximum(lo, mid), lo)
+        hi = np.where(inside | ok, hi, mid)
+    return (ab * lo[..., None]).astype(np.float32)
+
+
+def working_light(light: np.ndarray, colorizer: Colorizer, settings: Settings) -> np.ndarray:
+    h, w = colorizer.working_shape(*light.shape[:2], settings.size)
+    return resize_plane(light, w, h)
+
+
+def merge(light: np.ndarray, ab_small: np.ndarray, saturation: float) -> np.ndarray:
+    """Full-res L + working-size ab (h, w, 2) -> full-res float RGB in [0, 1]."""
+    height, width = light.shape
+    small_l = resize_plane(light, ab_small.shape[1], ab_small.shape[0])
+    ab_small = fit_gamut(small_l, ab_small * saturation)
+    ab = resize_plane(ab_small, width, height)
+    lab = np.empty((height, width, 3), np.float32)
+    lab[..., 0] = light
+    lab[..., 1:] = ab
+    del ab
+    return lab_to_rgb(lab)
+
+
+def colorize_picture(picture: Picture, colorizer: Colorizer, settings: Settings) -> np.ndarray:
+    """Colorize one decoded picture; returns float RGB at full resolution."""
+    light = luminance_of(picture)
+    small = working_light(light, colorizer, settings)
+    ab = colorizer.predict(small[None, None])[0].transpose(1, 2, 0)
+    return merge(light, ab, settings.saturation)

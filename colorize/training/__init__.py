@@ -1,0 +1,1 @@
+"""Training (PyTorch): datasets, models, losses and the training loop."""

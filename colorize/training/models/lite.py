@@ -1,0 +1,121 @@
+"""`lite`: the production model. EfficientNet-Lite0 encoder (ImageNet weights), U-Net decoder,
+and two heads at 1/4 resolution: ab regression and a distribution over the in-gamut ab bins.
+
+Regression alone is right but brownish (it predicts the conditional mean); classification
+alone is vivid but often wrong. The exported output mixes the two: per pixel, the annealed
+mean of the bin distribution weighted by the distribution's confidence, and the regression
+elsewhere. ``mix`` and ``temperature`` are buffers tuned on validation data after training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorize.core.color import AB_SCALE
+from colorize.training import bins
+from colorize.training.models.base import ColorModel, UpBlock, conv_bn_relu, scaled
+from colorize.training.pretrained import load_lite0_imagenet
+
+ENCODER_CHANNELS = (16, 24, 40, 112, 320)
+
+
+class LiteEncoder(nn.Module):
+    """EfficientNet-Lite0 features at strides 2, 4, 8, 16, 32 (the 1280-wide head is dropped)."""
+
+    def __init__(self, pretrained: bool):
+        super().__init__()
+        import timm
+
+        # efficientnet_lite0 is tf_efficientnet_lite0 with static symmetric padding, so an
+        # exported graph has no shape-dependent Pad nodes; the TF weights load one-to-one.
+        net = timm.create_model("efficientnet_lite0", pretrained=False)
+        if pretrained:
+            load_lite0_imagenet(net)
+        self.stem = nn.Sequential(net.conv_stem, net.bn1)
+        self.blocks = net.blocks
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        feats = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in (0, 1, 2, 4, 6):
+                feats.append(x)
+        return feats
+
+
+class LiteUNet(ColorModel):
+    def __init__(self, pretrained: bool = True, width: float = 1.0, reg_weight: float = 1.0,
+                 cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
+                 mix: float = 0.6, temperature: float = 0.4):
+        super().__init__()
+        self.encoder = LiteEncoder(pretrained)
+        c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
+        e = ENCODER_CHANNELS
+        self.bridge = conv_bn_relu(e[4], c[0], k=1)
+        self.up16 = UpBlock(c[0], e[3], c[1])
+        self.up8 = UpBlock(c[1], e[2], c[2])
+        self.up4 = UpBlock(c[2], e[1], c[3])
+        centres = torch.from_numpy(bins.in_gamut_bins())
+        q = centres.shape[0]
+        self.reg_head = nn.Conv2d(c[3], 2, 3, padding=1)
+        self.cls_head = nn.Conv2d(c[3], q, 1)
+        self.register_buffer("centres", centres)
+        self.register_buffer("class_weights", torch.ones(q))
+        self.register_buffer("mix", torch.tensor(float(mix)))
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
+        self.reg_weight = reg_weight
+        self.cls_weight = cls_weight
+        self.rebalance_lambda = rebalance_lambda
+
+    def forward(self, light: torch.Tensor) -> torch.Tensor:
+        # TF-style ImageNet input scaling (x - 127.5) / 128 is L_norm repeated on 3 channels.
+        f2, f4, f8, f16, f32 = self.encoder(torch.cat([light, light, light], dim=1))
+        x = self.bridge(f32)
+        x = self.up16(x, f16)
+        x = self.up8(x, f8)
+        x = self.up4(x, f4)
+        # one tensor out (regression ab first, then bin logits) keeps export simple
+        return torch.cat([torch.tanh(self.reg_head(x)), self.cls_head(x)], dim=1)
+
+    def decode(self, out: torch.Tensor, size: torch.Tensor | None = None) -> torch.Tensor:
+        reg = out[:, :2] * AB_SCALE
+        logits = out[:, 2:]
+        probs = F.softmax(logits, dim=1)
+        confidence = probs.max(dim=1, keepdim=True).values
+        annealed = bins.annealed_mean(logits, self.centres, self.temperature)
+        weight = self.mix * torch.clamp(confidence * 2.0, max=1.0)
+        ab = weight * annealed + (1 - weight) * reg
+        return ab
+
+    def colorize(self, light: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        ab = self.decode(self(light))
+        return F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
+
+    def configure_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+        # the ImageNet encoder moves more slowly than the freshly initialised decoder
+        enc = list(self.encoder.parameters())
+        ids = {id(p) for p in enc}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [torch.optim.AdamW([{"params": enc, "lr_scale": 0.3},
+                                   {"params": rest, "lr_scale": 1.0}],
+                                  lr=lr, weight_decay=weight_decay)]
+
+    def prepare(self, files: Sequence[Path]) -> None:
+        prior = bins.ab_prior(files, self.centres.numpy())
+        self.class_weights.copy_(torch.from_numpy(
+            bins.rebalance_weights(prior, self.rebalance_lambda)))
+
+    def loss(self, out: torch.Tensor, light: torch.Tensor, ab: torch.Tensor
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+        target = F.interpolate(ab, size=out.shape[-2:], mode="area")
+        reg = F.smooth_l1_loss(out[:, :2], target, beta=0.05)
+        cls = bins.rebalanced_cross_entropy(out[:, 2:], target * AB_SCALE, self.centres,
+                                            self.class_weights)
+        total = self.reg_weight * reg + self.cls_weight * cls
+        return total, {"reg": float(reg.detach()), "cls": float(cls.detach())}

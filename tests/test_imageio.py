@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorize.core.errors import ImageReadError
+from colorize.core.imageio import encode_image, read_image, write_atomic
+from tests.helpers import color_image, gradient_gray
+
+
+def test_gray_8bit_png(tmp_path):
+    arr = gradient_gray(20, 30)
+    Image.fromarray(arr).save(tmp_path / "g.png")
+    pic = read_image(tmp_path / "g.png")
+    assert pic.depth == 8 and pic.alpha is None and pic.pixels.shape == (20, 30)
+    np.testing.assert_allclose(pic.pixels, arr / 255.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_gray_16bit_kept(tmp_path, suffix):
+    arr = gradient_gray(16, 24, depth=16)
+    Image.fromarray(arr).save(tmp_path / f"g{suffix}")
+    pic = read_image(tmp_path / f"g{suffix}")
+    assert pic.depth == 16
+    np.testing.assert_allclose(pic.pixels, arr / 65535.0, atol=1e-6)
+
+
+def test_rgb_16bit_png_via_opencv(tmp_path):
+    import cv2
+
+    arr = (color_image(12, 10).astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / "c.png"), arr[..., ::-1])
+    pic = read_image(tmp_path / "c.png")
+    assert pic.depth == 16 and pic.pixels.shape == (12, 10, 3)
+    np.testing.assert_allclose(pic.pixels, arr / 65535.0, atol=1e-6)
+
+
+def test_rgba_alpha_kept(tmp_path):
+    rgba = np.dstack([color_image(10, 12), np.arange(120, dtype=np.uint8).reshape(10, 12)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    pic = read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(pic.alpha, rgba[..., 3])
+    np.testing.assert_allclose(pic.pixels, rgba[..., :3] / 255.0, atol=1e-6)
+
+
+def test_palette_with_transparency(tmp_path):
+    im = Image.fromarray(color_image(8, 8)).convert("P")
+    im.info["transparency"] = 0
+    im.save(tmp_path / "p.png", transparency=0)
+    pic = read_image(tmp_path / "p.png")
+    assert pic.alpha is not None and pic.pixels.shape == (8, 8, 3)
+
+
+def test_cmyk_jpeg(tmp_path):
+    Image.fromarray(color_image(16, 16)).convert("CMYK").save(tmp_path / "c.jpg")
+    pic = read_image(tmp_path / "c.jpg")
+    assert pic.pixels.shape == (16, 16, 3) and pic.depth == 8
+
+
+def test_exif_orientation_applied(tmp_path):
+    arr = np.zeros((10, 20), np.uint8)
+    arr[:, :5] = 255  # bright stripe on the left
+    im = Image.fromarray(arr)
+    exif = im.getexif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    im.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=100)
+    pic = read_image(tmp_path / "r.jpg")
+    assert pic.pixels.shape == (20, 10)
+    assert pic.pixels[:5].mean() > 0.8 and pic.pixels[-5:].mean() < 0.2  # left -> top
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not an image", b"\x89PNG\r\n\x1a\n\x00"])
+def test_bad_files_raise_one_line(tmp_path, content):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert "bad.png" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_truncated_jpeg(tmp_path):
+    Image.fromarray(color_image(64, 64)).save(tmp_path / "t.jpg")
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ImageReadError):
+        read_image(tmp_path / "t.jpg")
+
+
+def test_pixel_limit_refuses_before_decoding(tmp_path):
+    Image.fromarray(gradient_gray(100, 100)).save(tmp_path / "big.png")
+    with pytest.raises(ImageReadError, match="pixel limit"):
+        read_image(tmp_path / "big.png", max_pixels=5000)
+
+
+def test_write_atomic_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+
+    def boom(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(Exception, match="No space"):
+        write_atomic(target, encode_image(np.zeros((4, 4, 3), np.float32), None, 8, ".png"))
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
