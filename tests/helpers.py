@@ -64,3 +64,86 @@ def color_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
     return np.clip(cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255).astype(
         np.uint8)
+
+
+def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
+              audio: str | None = "aac", vfr: bool = False, rotation: int = 0,
+              cut_at: int | None = None, pix_fmt: str = "yuv420p",
+              codec: str = "libx264", subtitle: bool = False) -> dict:
+    """A synthetic colour clip: a moving square over a gradient, optional hard cut and audio."""
+    import av
+
+    container = av.open(str(path), "w")
+    stream = container.add_stream(codec, rate=24)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    stream.time_base = __import__("fractions").Fraction(1, 1000)
+    stream.codec_context.time_base = stream.time_base
+    if codec == "libx264":
+        stream.options = {"qp": "0", "preset": "ultrafast"}
+    if rotation:
+        stream.set_display_rotation(rotation)
+    astream = None
+    if audio:
+        astream = container.add_stream(audio, rate=16000)
+        astream.layout = "mono"
+    if subtitle:
+        container.add_stream("subrip")
+    pts_list = []
+    t = 0
+    for i in range(frames):
+        y, x = np.mgrid[0:height, 0:width]
+        img = np.zeros((height, width, 3), np.uint8)
+        img[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
+        img[..., 1] = 90
+        img[..., 2] = (y * 255 // max(height - 1, 1)).astype(np.uint8)
+        if cut_at is not None and i >= cut_at:
+            img = 255 - img
+            img[..., 1] = 30
+        sx = 4 + i % (max(width - 20, 1))
+        img[10:26, sx:sx + 16] = (230, 200, 40)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
+        frame.pts = t
+        pts_list.append(t)
+        t += 41 if not vfr else (30 if i % 3 else 80)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+    apackets = 0
+    if astream is not None:
+        duration_s = t / 1000
+        n = int(16000 * duration_s)
+        samples = (np.sin(np.arange(n) * 2 * np.pi * 440 / 16000) * 0.3).astype(np.float32)
+        fmt = "fltp" if audio == "aac" else "s16"
+        data = samples if fmt == "fltp" else (samples * 32767).astype(np.int16)
+        aframe = av.AudioFrame.from_ndarray(data[None], format=fmt, layout="mono")
+        aframe.sample_rate = 16000
+        aframe.pts = 0
+        for packet in astream.encode(aframe):
+            container.mux(packet)
+            apackets += 1
+        for packet in astream.encode(None):
+            container.mux(packet)
+            apackets += 1
+    container.close()
+    return {"pts": pts_list}
+
+
+def probe(path: Path) -> dict:
+    """Frame pts, rotation, audio packet count and size of a video file."""
+    import av
+
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(v))
+        info = {"pts": [f.pts for f in frames], "time_base": v.time_base,
+                "width": v.codec_context.width, "height": v.codec_context.height,
+                "rotation": frames[0].rotation if frames else 0,
+                "luma": [np.array(f.reformat(format="yuv420p").planes[0]) for f in frames],
+                "frames": frames}
+    with av.open(str(path)) as c:
+        info["audio_packets"] = sum(1 for s in c.streams.audio for p in c.demux(s)
+                                    if p.dts is not None)
+        info["audio_codecs"] = [s.codec_context.name for s in c.streams.audio]
+        info["subtitles"] = len(c.streams.subtitles)
+    return info

@@ -1,5 +1,177 @@
+"""colorize video / colorize frames."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
 import typer
+from rich.table import Table
+
+from colorize.cli.common import (
+    DeviceOpt,
+    ModelOpt,
+    OverwriteOpt,
+    SaturationOpt,
+    SizeOpt,
+    ThreadsOpt,
+    console,
+    existing_path,
+    fail,
+)
+from colorize.cli.progress import make_progress
+from colorize.core.errors import ColorizeError
+
+SmoothOpt = typer.Option("flow", "--smooth",
+                         help="Temporal chroma smoothing: none | ema | flow (optical-flow "
+                              "guided, the default).")
+StrengthOpt = typer.Option(0.8, "--smooth-strength", min=0.0, max=0.99,
+                           help="How much of the previous frame's colour is carried over.")
+CutOpt = typer.Option(0.15, "--cut-threshold", min=0.0,
+                      help="Scene-cut threshold (mean luma change, 0-1) that resets "
+                           "smoothing; 0 disables cut detection.")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("video")(video_command)
+    app.command("frames")(frames_command)
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so partial files are removed."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def video_command(
+    src: Path = typer.Argument(..., help="Input video (anything FFmpeg reads)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output video (.mp4, .mkv, .mov, ...)."),
+    model: str = ModelOpt,
+    smooth: str = SmoothOpt,
+    smooth_strength: float = StrengthOpt,
+    cut_threshold: float = CutOpt,
+    batch: int = typer.Option(4, "--batch", min=1, help="Frames per inference batch."),
+    codec: str = typer.Option("libx264", "--codec", help="Video encoder."),
+    crf: int = typer.Option(18, "--crf", min=0, max=51, help="x264/x265 quality (lower = "
+                                                             "better)."),
+    preset: str = typer.Option("medium", "--preset", help="x264/x265 speed preset."),
+    start: float = typer.Option(None, "--start", min=0.0, help="Start time in seconds."),
+    end: float = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
+    size: int = SizeOpt,
+    saturation: float = SaturationOpt,
+    overwrite: bool = OverwriteOpt,
+    device: str = DeviceOpt,
+    threads: int = ThreadsOpt,
+) -> None:
+    """Colorize every frame of a video. The luma is copied untouched, colour is smoothed over
+    time, every timestamp, the rotation and the audio are kept."""
+    from colorize.core.session import Colorizer
+    from colorize.core.smoothing import MODES, SmootherConfig
+    from colorize.core.video import VideoOptions, colorize_video
+
+    existing_path(src, "input video")
+    if smooth not in MODES:
+        fail(f"--smooth must be one of {', '.join(MODES)}")
+    if start is not None and end is not None and end <= start:
+        fail("--end must be after --start")
+    if out.exists() and not overwrite:
+        fail(f"{out} exists; pass --overwrite to replace it", code=1)
+    try:
+        colorizer = Colorizer(model, device=device, threads=threads)
+    except ColorizeError as exc:
+        fail(str(exc))
+    opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch=batch, size=size,
+                        saturation=saturation, start=start, end=end,
+                        smoothing=SmootherConfig(smooth, smooth_strength, cut_threshold))
+    _terminate_as_interrupt()
+    begin = time.monotonic()
+    try:
+        with make_progress(console, "frames") as progress:
+            task = progress.add_task("colorize", total=None, rate=0.0, info="")
+
+            def on_progress(done: int, total: int | None) -> None:
+                progress.update(task, completed=done, total=total,
+                                rate=done / max(time.monotonic() - begin, 1e-9))
+
+            report = colorize_video(src, out, colorizer, opts, on_progress)
+    except KeyboardInterrupt:
+        fail("interrupted; no output written", code=130)
+    except ColorizeError as exc:
+        fail(str(exc), code=1)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items())
+    console.print(f"[green]wrote[/] {out}: {report.frames} frames, {report.audio_packets} "
+                  f"audio packets, {report.cuts} scene cuts, {report.seconds:.1f} s "
+                  f"({report.frames / max(report.seconds, 1e-9):.1f} fps; {stages})")
+
+
+def frames_command(
+    src: Path = typer.Argument(..., help="Folder of numbered frames (sorted by name)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    model: str = ModelOpt,
+    smooth: str = SmoothOpt,
+    smooth_strength: float = StrengthOpt,
+    cut_threshold: float = CutOpt,
+    size: int = SizeOpt,
+    saturation: float = SaturationOpt,
+    overwrite: bool = OverwriteOpt,
+    device: str = DeviceOpt,
+    threads: int = ThreadsOpt,
+) -> None:
+    """Colorize a numbered image sequence with the same temporal smoothing as `video`."""
+    from colorize.core.frames import colorize_sequence
+    from colorize.core.session import Colorizer
+    from colorize.core.smoothing import MODES, SmootherConfig
+
+    existing_path(src, "input folder")
+    if smooth not in MODES:
+        fail(f"--smooth must be one of {', '.join(MODES)}")
+    try:
+        colorizer = Colorizer(model, device=device, threads=threads)
+    except ColorizeError as exc:
+        fail(str(exc))
+    _terminate_as_interrupt()
+    failures = 0
+    try:
+        with make_progress(console, "img") as progress:
+            task = progress.add_task("frames", total=None, rate=0.0, info="")
+            for result in colorize_sequence(src, out, colorizer,
+                                            SmootherConfig(smooth, smooth_strength,
+                                                           cut_threshold),
+                                            size, saturation, overwrite):
+                progress.update(task, advance=1, total=result.total)
+                if result.status == "failed":
+                    failures += 1
+                    console.print(f"failed {result.reason}", markup=False)
+    except KeyboardInterrupt:
+        fail("interrupted; finished frames are kept, re-run to continue", code=130)
+    except ColorizeError as exc:
+        fail(str(exc), code=1)
+    raise typer.Exit(1 if failures else 0)
+
+
+def eval_video(colorizer, clip: Path, limit: int | None, size: int | None,
+               json_out: Path | None) -> None:
+    from colorize.core.video_eval import evaluate_clip
+
+    try:
+        res = evaluate_clip(colorizer, clip, limit=limit, size=size)
+    except ColorizeError as exc:
+        fail(str(exc), code=1)
+    table = Table(title=f"{colorizer.meta.name} on {clip} ({res['frames']} frames, desaturated)")
+    cols = ["psnr", "de76", "colorfulness", "warp_error", "warp_error_norm", "cdc"]
+    table.add_column("smoothing")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for mode in ("none", "ema", "flow", "truth"):
+        row = res[mode]
+        table.add_row(mode, *(f"{row[c]:.4g}" if c in row else "-" for c in cols))
+    console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(res, indent=1))

@@ -1,0 +1,53 @@
+"""A numbered image sequence colorized like a video (same temporal smoother)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from colorize.core.errors import ColorizeError
+from colorize.core.imageio import IMAGE_SUFFIXES, encode_image, read_image, write_atomic
+from colorize.core.pipeline import Settings, luminance_of, merge, working_light
+from colorize.core.session import Colorizer
+from colorize.core.smoothing import Smoother, SmootherConfig
+
+
+@dataclass
+class FrameResult:
+    path: Path
+    status: str
+    total: int
+    reason: str = ""
+
+
+def colorize_sequence(src: Path, dst: Path, colorizer: Colorizer, smoothing: SmootherConfig,
+                      size: int | None = None, saturation: float = 1.0,
+                      overwrite: bool = False) -> Iterator[FrameResult]:
+    files = sorted(p for p in Path(src).iterdir()
+                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    if not files:
+        raise ColorizeError(f"no images in {src}")
+    smoother = Smoother(smoothing)
+    settings = Settings(size=size, saturation=1.0)
+    for path in files:
+        out = Path(dst) / path.name
+        try:
+            pic = read_image(path)
+        except ColorizeError as exc:
+            smoother.reset()
+            yield FrameResult(path, "failed", len(files), str(exc))
+            continue
+        light = luminance_of(pic)
+        small = working_light(light, colorizer, settings)
+        ab = colorizer.predict(small[None, None])[0].transpose(1, 2, 0) * saturation
+        # the smoother runs on every frame, done or not, so its state matches a full run
+        ab = smoother(small, np.ascontiguousarray(ab))
+        if out.exists() and not overwrite:
+            yield FrameResult(path, "skipped", len(files))
+            continue
+        rgb = merge(light, ab, 1.0)
+        write_atomic(out, encode_image(rgb, pic.alpha, pic.depth, out.suffix))
+        yield FrameResult(path, "done", len(files))

@@ -1,0 +1,429 @@
+"""Video colorization with PyAV: luma copied exactly, chroma made at low resolution.
+
+decode thread -> (batched inference + temporal smoothing + chroma planes) -> encode thread.
+Audio packets are copied (or transcoded to AAC when the container cannot hold them);
+every frame keeps its pts and time base; nothing is written under the final name until the
+whole file is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from colorize.core.color import gray_to_l, lab_to_rgb
+from colorize.core.errors import VideoError
+from colorize.core.pipeline import fit_gamut
+from colorize.core.session import Colorizer
+from colorize.core.smoothing import Smoother, SmootherConfig
+
+# audio codecs each output container accepts as a packet copy
+AUDIO_COPY = {
+    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_s16be",
+            "pcm_f32le"},
+    "matroska": None,  # anything
+    "webm": {"opus", "vorbis"},
+    "avi": {"mp3", "ac3", "pcm_s16le"},
+}
+FORMAT_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
+                     ".webm": "webm", ".avi": "avi"}
+SENTINEL = object()
+
+
+@dataclass
+class VideoOptions:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    batch: int = 4
+    size: int | None = None
+    saturation: float = 1.0
+    smoothing: SmootherConfig = field(default_factory=SmootherConfig)
+    start: float | None = None
+    end: float | None = None
+    lossless: bool = False  # qp 0, for tests that compare luma exactly
+    queue_size: int = 16
+
+
+@dataclass
+class VideoReport:
+    frames: int = 0
+    audio_packets: int = 0
+    cuts: int = 0
+    notes: list[str] = field(default_factory=list)
+    stage_s: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def partial_path(dst: Path) -> Path:
+    return dst.with_name(f".{dst.stem}.partial{dst.suffix}")
+
+
+def _ycbcr_coeffs(colorspace: str, height: int) -> tuple[float, float]:
+    """(Kr, Kb) of the stream's matrix; unspecified -> BT.709 for HD, BT.601 for SD."""
+    name = str(colorspace).lower()
+    if "709" in name or ("unspecified" in name or name in ("", "none")) and height >= 720:
+        return 0.2126, 0.0722
+    return 0.299, 0.114
+
+
+class ChromaMaker:
+    """Working-size L + ab -> U and V planes at the codec's chroma resolution."""
+
+    def __init__(self, kr: float, kb: float, full_range: bool):
+        self.kr, self.kb = kr, kb
+        self.full = full_range
+
+    def luma_to_unit(self, y: np.ndarray) -> np.ndarray:
+        y = y.astype(np.float32)
+        return y / 255.0 if self.full else np.clip((y - 16.0) / 219.0, 0, 1)
+
+    def planes(self, light: np.ndarray, ab: np.ndarray, size: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        lab = np.dstack([light, ab]).astype(np.float32)
+        rgb = lab_to_rgb(lab)
+        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        y = self.kr * r + (1 - self.kr - self.kb) * g + self.kb * b
+        cb = 0.5 * (b - y) / (1 - self.kb)
+        cr = 0.5 * (r - y) / (1 - self.kr)
+        scale = 255.0 if self.full else 224.0
+        w, h = size
+        u = cv2.resize(cb * scale + 128.0, (w, h), interpolation=cv2.INTER_LINEAR)
+        v = cv2.resize(cr * scale + 128.0, (w, h), interpolation=cv2.INTER_LINEAR)
+        return (np.clip(np.rint(u), 0, 255).astype(np.uint8),
+                np.clip(np.rint(v), 0, 255).astype(np.uint8))
+
+
+def _plane_array(plane) -> np.ndarray:
+    buf = np.frombuffer(plane, np.uint8)
+    return buf.reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def _set_plane(plane, data: np.ndarray) -> None:
+    arr = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    arr[:, : plane.width] = data
+
+
+class _Reader(threading.Thread):
+    """Demux and decode; video frames and audio packets go to the queue in order."""
+
+    def __init__(self, container, vstream, astreams, out_q: queue.Queue, start: float | None,
+                 end: float | None, transcode: set[int]):
+        super().__init__(name="colorize-decode", daemon=True)
+        self.container, self.vstream, self.astreams = container, vstream, astreams
+        self.q, self.start_t, self.end_t = out_q, start, end
+        self.transcode = transcode
+        self.stop = threading.Event()
+        self.decode_s = 0.0
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self._put(("error", exc))
+        self._put(("end", None))
+
+    def _in_range(self, t: float | None) -> bool:
+        if t is None:
+            return True
+        if self.start_t is not None and t < self.start_t - 1e-6:
+            return False
+        return self.end_t is None or t < self.end_t - 1e-6
+
+    def _run(self) -> None:
+        streams = [self.vstream, *self.astreams]
+        index = 0
+        for packet in self.container.demux(streams):
+            if self.stop.is_set():
+                return
+            if packet.stream.type == "audio":
+                if packet.dts is None:
+                    continue
+                t = float(packet.pts * packet.time_base) if packet.pts is not None else None
+                if not self._in_range(t):
+                    continue
+                if packet.stream.index in self.transcode:
+                    for frame in packet.decode():
+                        self._put(("audio_frame", _AudioFrame(packet.stream.index, frame)))
+                else:
+                    self._put(("audio", packet))
+                continue
+            tic = time.perf_counter()
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                raise VideoError(f"cannot decode video frame {index} ({exc}); refusing to "
+                                 "write a video with missing frames") from None
+            self.decode_s += time.perf_counter() - tic
+            for frame in frames:
+                t = frame.time
+                if self.end_t is not None and t is not None and t >= self.end_t - 1e-6:
+                    return
+                if self._in_range(t):
+                    index += 1
+                    if not self._put(("video", frame)):
+                        return
+
+
+class _Writer(threading.Thread):
+    """Encode video frames and mux everything, in the order given."""
+
+    def __init__(self, container, vout, audio_map, in_q: queue.Queue):
+        super().__init__(name="colorize-encode", daemon=True)
+        self.container, self.vout, self.audio_map, self.q = container, vout, audio_map, in_q
+        self.error: BaseException | None = None
+        self.encode_s = 0.0
+        self.audio_packets = 0
+        self.frames = 0
+
+    def run(self) -> None:
+        try:
+            while (item := self.q.get()) is not SENTINEL:
+                kind, obj = item
+                if kind == "video":
+                    tic = time.perf_counter()
+                    for packet in self.vout.encode(obj):
+                        self.container.mux(packet)
+                    self.encode_s += time.perf_counter() - tic
+                    self.frames += 1
+                elif kind == "audio":
+                    out_stream = self.audio_map[obj.stream.index]
+                    obj.stream = out_stream
+                    self.container.mux(obj)
+                    self.audio_packets += 1
+                elif kind == "audio_frame":
+                    stream = self.audio_map[obj.index]
+                    frame = obj.frame
+                    frame.pts = None
+                    for packet in stream.encode(frame):
+                        self.container.mux(packet)
+                        self.audio_packets += 1
+            for packet in self.vout.encode(None):
+                self.container.mux(packet)
+            for stream in self.audio_map.values():
+                if stream.codec_context.is_encoder and stream.type == "audio" and \
+                        getattr(stream, "_colorize_transcode", False):
+                    for packet in stream.encode(None):
+                        self.container.mux(packet)
+                        self.audio_packets += 1
+        except BaseException as exc:
+            self.error = exc
+            while self.q.get() is not SENTINEL:  # drain so the producer never blocks
+                pass
+
+
+@dataclass
+class _AudioFrame:
+    index: int
+    frame: av.AudioFrame
+
+
+def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
+                   on_progress: Callable[[int, int | None], None] | None = None
+                   ) -> VideoReport:
+    """Colorize src into dst. Raises VideoError; dst appears only when complete."""
+    src, dst = Path(src), Path(dst)
+    report = VideoReport()
+    started = time.perf_counter()
+    try:
+        inp = av.open(str(src))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise VideoError(f"{src}: cannot open video ({exc})") from None
+    tmp = partial_path(dst)
+    out = None
+    reader = writer = None
+    try:
+        if not inp.streams.video:
+            raise VideoError(f"{src}: no video stream")
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        fmt = FORMAT_FOR_SUFFIX.get(dst.suffix.lower())
+        if fmt is None:
+            raise VideoError(f"{dst}: unsupported output container {dst.suffix!r} "
+                             f"(use {', '.join(sorted(FORMAT_FOR_SUFFIX))})")
+        for s in inp.streams:
+            if s.type in ("subtitle", "data", "attachment"):
+                report.notes.append(f"dropped {s.type} stream #{s.index}")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        out = av.open(str(tmp), "w", format=fmt)
+        out.metadata.update({k: v for k, v in inp.metadata.items()
+                             if k.lower() not in ("encoder", "major_brand", "minor_version",
+                                                  "compatible_brands")})
+        width, height = vin.codec_context.width, vin.codec_context.height
+        odd = width % 2 or height % 2
+        in_fmt = vin.codec_context.pix_fmt or "yuv420p"
+        full_range = in_fmt.startswith("yuvj") or str(vin.codec_context.color_range) in (
+            "2", "JPEG", "ColorRange.JPEG")
+        out_fmt = "yuv444p" if odd else ("yuvj420p" if in_fmt == "yuvj420p" else "yuv420p")
+        if odd:
+            report.notes.append(f"odd size {width}x{height}: encoded as yuv444p to keep it")
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        vout = out.add_stream(opts.codec, rate=rate)
+        vout.width, vout.height, vout.pix_fmt = width, height, out_fmt
+        vout.time_base = vin.time_base
+        vout.codec_context.time_base = vin.time_base
+        vout.codec_context.framerate = rate
+        if opts.codec in ("libx264", "libx265"):
+            vout.options = ({"qp": "0", "preset": "ultrafast"} if opts.lossless
+                            else {"crf": str(opts.crf), "preset": opts.preset})
+        vout.thread_type = "AUTO"
+        audio_map: dict[int, av.stream.Stream] = {}
+        transcode: set[int] = set()
+        allowed = AUDIO_COPY.get(fmt)
+        for a in inp.streams.audio:
+            name = a.codec_context.name
+            if allowed is None or name in allowed:
+                audio_map[a.index] = out.add_stream_from_template(a)
+            else:
+                stream = out.add_stream("aac", rate=a.codec_context.sample_rate)
+                stream.layout = a.codec_context.layout
+                stream._colorize_transcode = True
+                audio_map[a.index] = stream
+                transcode.add(a.index)
+                report.notes.append(f"audio #{a.index} ({name}) cannot be copied into "
+                                    f"{fmt}: transcoded to AAC")
+        if opts.start:
+            inp.seek(int(opts.start / vin.time_base), stream=vin, backward=True)
+        total = vin.frames or None
+        if total and (opts.start or opts.end):
+            total = None
+        q_in: queue.Queue = queue.Queue(maxsize=opts.queue_size)
+        q_out: queue.Queue = queue.Queue(maxsize=opts.queue_size)
+        reader = _Reader(inp, vin, list(inp.streams.audio), q_in, opts.start, opts.end,
+                         transcode)
+        reader.start()
+        smoother = Smoother(opts.smoothing)
+        kr, kb = _ycbcr_coeffs(str(vin.codec_context.colorspace), height)
+        chroma = ChromaMaker(kr, kb, full_range)
+        stage = {"pre": 0.0, "infer": 0.0, "smooth": 0.0, "post": 0.0}
+        batch: list[av.VideoFrame] = []
+        state = {"rotation_set": False, "writer": None}
+
+        def start_writer(first: av.VideoFrame) -> _Writer:
+            rotation = getattr(first, "rotation", 0) or 0
+            if rotation:
+                vout.set_display_rotation(rotation)
+                report.notes.append(f"rotation {rotation}° kept")
+            w = _Writer(out, vout, audio_map, q_out)
+            w.start()
+            return w
+
+        def flush() -> None:
+            if not batch:
+                return
+            if state["writer"] is None:
+                state["writer"] = start_writer(batch[0])
+            wtr = state["writer"]
+            tic = time.perf_counter()
+            frames = [f if f.format.name == out_fmt else f.reformat(format=out_fmt)
+                      for f in batch]
+            lumas = [_plane_array(f.planes[0]) for f in frames]
+            wh, ww = colorizer.working_shape(height, width, opts.size)
+            small = [gray_to_l(chroma.luma_to_unit(
+                cv2.resize(y, (ww, wh), interpolation=cv2.INTER_AREA))) for y in lumas]
+            stage["pre"] += time.perf_counter() - tic
+            tic = time.perf_counter()
+            ab = colorizer.predict(np.stack(small)[:, None])
+            stage["infer"] += time.perf_counter() - tic
+            for src_frame, frame, light, ab_i in zip(batch, frames, small, ab, strict=True):
+                tic = time.perf_counter()
+                ab_s = smoother(light, ab_i.transpose(1, 2, 0) * opts.saturation)
+                stage["smooth"] += time.perf_counter() - tic
+                tic = time.perf_counter()
+                ab_s = fit_gamut(light, ab_s)
+                cw, ch = frame.planes[1].width, frame.planes[1].height
+                u, v = chroma.planes(light, ab_s, (cw, ch))
+                new = av.VideoFrame(width, height, out_fmt)
+                _set_plane(new.planes[0], _plane_array(frame.planes[0]))
+                _set_plane(new.planes[1], u)
+                _set_plane(new.planes[2], v)
+                new.pts = src_frame.pts
+                new.time_base = src_frame.time_base
+                stage["post"] += time.perf_counter() - tic
+                if wtr.error is not None:
+                    raise wtr.error
+                q_out.put(("video", new))
+                report.frames += 1
+                if on_progress:
+                    on_progress(report.frames, total)
+            batch.clear()
+
+        pending_audio = []
+        while True:
+            kind, obj = q_in.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise obj
+            if kind == "video":
+                if obj.pts is None:
+                    raise VideoError(f"{src}: frame {report.frames + len(batch)} has no "
+                                     "timestamp")
+                batch.append(obj)
+                if len(batch) >= opts.batch:
+                    flush()
+                    for item in pending_audio:
+                        q_out.put(item)
+                    pending_audio.clear()
+            elif kind == "audio":
+                item = ("audio", obj)
+                (q_out.put(item) if state["writer"] else pending_audio.append(item))
+            elif kind == "audio_frame":
+                item = ("audio_frame", obj)
+                (q_out.put(item) if state["writer"] else pending_audio.append(item))
+        flush()
+        if state["writer"] is None:
+            raise VideoError(f"{src}: no video frames decoded")
+        for item in pending_audio:
+            q_out.put(item)
+        q_out.put(SENTINEL)
+        writer = state["writer"]
+        writer.join()
+        state["writer"] = None
+        if writer.error is not None:
+            raise VideoError(f"{dst}: encoding failed ({writer.error})")
+        out.close()
+        out = None
+        os.replace(tmp, dst)
+        report.audio_packets = writer.audio_packets
+        report.cuts = smoother.cuts
+        report.stage_s = {"decode": reader.decode_s, **stage, "encode": writer.encode_s}
+        report.seconds = time.perf_counter() - started
+        return report
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{src}: {exc}") from None
+    finally:
+        if reader is not None:
+            reader.stop.set()
+            reader.join(timeout=10)
+        wtr = state.get("writer") if "state" in locals() else None
+        if wtr is not None and wtr.is_alive():
+            q_out.put(SENTINEL)  # the writer drains until it sees this
+            wtr.join(timeout=30)
+        if out is not None:
+            try:
+                out.close()
+            except Exception:  # the partial file is deleted anyway
+                pass
+        tmp.unlink(missing_ok=True)
+        inp.close()

@@ -1,0 +1,104 @@
+"""Compare smoothing modes on a desaturated colour clip against its own colours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from colorize.core.color import gray_to_l
+from colorize.core.errors import VideoError
+from colorize.core.metrics import colorfulness, delta_e76, lab_of
+from colorize.core.pipeline import fit_gamut
+from colorize.core.session import Colorizer
+from colorize.core.smoothing import Smoother, SmootherConfig
+from colorize.core.temporal import cdc, warp_error
+from colorize.core.video import ChromaMaker, _plane_array, _set_plane, _ycbcr_coeffs
+
+MEASURE_WIDTH = 320
+
+
+def _decode(clip: Path, limit: int | None) -> tuple[list[av.VideoFrame], str]:
+    try:
+        with av.open(str(clip)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{clip}: no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            frames = []
+            for frame in container.decode(stream):
+                if frame.format.name != "yuv420p":
+                    frame = frame.reformat(format="yuv420p")
+                frames.append(frame)
+                if limit and len(frames) >= limit:
+                    break
+            return frames, str(stream.codec_context.colorspace)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{clip}: {exc}") from None
+
+
+def _small(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    if w <= MEASURE_WIDTH:
+        return img
+    return cv2.resize(img, (MEASURE_WIDTH, int(round(h * MEASURE_WIDTH / w))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _measure(rgbs: Sequence[np.ndarray], truths: Sequence[np.ndarray],
+             grays: Sequence[np.ndarray]) -> dict[str, float]:
+    mse = float(np.mean([np.mean((a.astype(np.float64) - b) ** 2)
+                         for a, b in zip(rgbs, truths, strict=True)]))
+    labs = [lab_of(_small(r)) for r in rgbs]
+    de = float(np.mean([delta_e76(lab_of(a), lab_of(b)).mean()
+                        for a, b in zip(rgbs, truths, strict=True)]))
+    raw, norm = warp_error([lab[..., 1:] for lab in labs], grays)
+    return {"psnr": 10 * np.log10(255.0**2 / max(mse, 1e-12)), "de76": de,
+            "colorfulness": float(np.mean([colorfulness(r) for r in rgbs])),
+            "warp_error": raw, "warp_error_norm": norm, "cdc": cdc(rgbs)}
+
+
+def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("none", "ema",
+                                                                              "flow"),
+                  strength: float = 0.8, cut_threshold: float = 0.15,
+                  limit: int | None = None, size: int | None = None) -> dict[str, dict]:
+    frames, colorspace = _decode(clip, limit)
+    if len(frames) < 2:
+        raise VideoError(f"{clip}: need at least 2 frames")
+    width, height = frames[0].width, frames[0].height
+    kr, kb = _ycbcr_coeffs(colorspace, height)
+    chroma = ChromaMaker(kr, kb, full_range=False)
+    truths = [f.to_ndarray(format="rgb24") for f in frames]
+    grays = [_small(_plane_array(f.planes[0])).copy() for f in frames]
+    wh, ww = colorizer.working_shape(height, width, size)
+    lights = [gray_to_l(chroma.luma_to_unit(cv2.resize(_plane_array(f.planes[0]), (ww, wh),
+                                                       interpolation=cv2.INTER_AREA)))
+              for f in frames]
+    preds = []
+    for i in range(0, len(lights), 8):
+        preds.extend(colorizer.predict(np.stack(lights[i:i + 8])[:, None]))
+    results = {"truth": {"colorfulness": float(np.mean([colorfulness(t) for t in truths])),
+                         "cdc": cdc(truths)}}
+    truth_labs = [lab_of(_small(t)) for t in truths]
+    raw, norm = warp_error([lab[..., 1:] for lab in truth_labs], grays)
+    results["truth"].update(warp_error=raw, warp_error_norm=norm)
+    for mode in modes:
+        smoother = Smoother(SmootherConfig(mode, strength, cut_threshold))
+        rgbs = []
+        for frame, light, ab in zip(frames, lights, preds, strict=True):
+            ab_s = fit_gamut(light, smoother(light, ab.transpose(1, 2, 0)))
+            u, v = chroma.planes(light, ab_s, (frame.planes[1].width, frame.planes[1].height))
+            new = av.VideoFrame(width, height, "yuv420p")
+            _set_plane(new.planes[0], _plane_array(frame.planes[0]))
+            _set_plane(new.planes[1], u)
+            _set_plane(new.planes[2], v)
+            new.colorspace = frame.colorspace
+            new.color_range = frame.color_range
+            rgbs.append(new.to_ndarray(format="rgb24"))
+        results[mode] = _measure(rgbs, truths, grays)
+        results[mode]["cuts"] = smoother.cuts
+    results["frames"] = len(frames)
+    return results
