@@ -87,7 +87,7 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
         astream = container.add_stream(audio, rate=16000)
         astream.layout = "mono"
     if subtitle:
-        container.add_stream("subrip")
+        container.add_stream("ass")
     pts_list = []
     t = 0
     for i in range(frames):

@@ -37,7 +37,8 @@ def l_to_gray(light: np.ndarray) -> np.ndarray:
     """Inverse of gray_to_l: L in [0, 100] -> sRGB gray in [0, 1]."""
     fy = (light.astype(np.float32) + 16.0) / 116.0
     lin = np.where(fy > 0.206893, fy**3, (fy - 16.0 / 116.0) / 7.787)
-    g = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(np.maximum(lin, 0), 1 / 2.4) - 0.055)
+    g = np.where(lin <= 0.0031308, 12.92 * lin,
+                 1.055 * np.power(np.maximum(lin, 0), 1 / 2.4) - 0.055)
     return np.clip(g, 0.0, 1.0).astype(np.float32)
 
 

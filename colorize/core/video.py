@@ -188,9 +188,10 @@ class _Reader(threading.Thread):
 class _Writer(threading.Thread):
     """Encode video frames and mux everything, in the order given."""
 
-    def __init__(self, container, vout, audio_map, in_q: queue.Queue):
+    def __init__(self, container, vout, audio_map, transcode: set[int], in_q: queue.Queue):
         super().__init__(name="colorize-encode", daemon=True)
         self.container, self.vout, self.audio_map, self.q = container, vout, audio_map, in_q
+        self.transcode = transcode
         self.error: BaseException | None = None
         self.encode_s = 0.0
         self.audio_packets = 0
@@ -220,12 +221,10 @@ class _Writer(threading.Thread):
                         self.audio_packets += 1
             for packet in self.vout.encode(None):
                 self.container.mux(packet)
-            for stream in self.audio_map.values():
-                if stream.codec_context.is_encoder and stream.type == "audio" and \
-                        getattr(stream, "_colorize_transcode", False):
-                    for packet in stream.encode(None):
-                        self.container.mux(packet)
-                        self.audio_packets += 1
+            for index in self.transcode:
+                for packet in self.audio_map[index].encode(None):
+                    self.container.mux(packet)
+                    self.audio_packets += 1
         except BaseException as exc:
             self.error = exc
             while self.q.get() is not SENTINEL:  # drain so the producer never blocks
@@ -297,7 +296,6 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             else:
                 stream = out.add_stream("aac", rate=a.codec_context.sample_rate)
                 stream.layout = a.codec_context.layout
-                stream._colorize_transcode = True
                 audio_map[a.index] = stream
                 transcode.add(a.index)
                 report.notes.append(f"audio #{a.index} ({name}) cannot be copied into "
@@ -324,7 +322,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if rotation:
                 vout.set_display_rotation(rotation)
                 report.notes.append(f"rotation {rotation}° kept")
-            w = _Writer(out, vout, audio_map, q_out)
+            w = _Writer(out, vout, audio_map, transcode, q_out)
             w.start()
             return w
 

@@ -26,6 +26,7 @@ def to_fp16(src: Path, dst: Path) -> None:
     proto = onnx.load(str(src))
     meta = read_metadata(src)
     half = convert_float_to_float16(proto, keep_io_types=True, op_block_list=FP16_KEEP_FP32)
+    _toposort(half.graph)  # the converter appends its input casts at the end
     meta["precision"] = "fp16"
     set_metadata(half, meta)
     _save_atomic(half, dst)
@@ -96,6 +97,28 @@ def _sensitive_nodes(path: Path) -> list[str]:
     tail = [n.name for n in proto.graph.node[last_conv_idx + 1:]]
     heads = [n.name for n in convs[-2:]]
     return heads + tail
+
+
+def _toposort(graph: onnx.GraphProto) -> None:
+    """Reorder nodes so that every input is produced before it is used."""
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        progress = False
+        rest = []
+        for node in pending:
+            if all(name in known for name in node.input):
+                ordered.append(node)
+                known.update(node.output)
+                progress = True
+            else:
+                rest.append(node)
+        if not progress:
+            raise ValueError("graph has a cycle or an undefined input")
+        pending = rest
+    del graph.node[:]
+    graph.node.extend(ordered)
 
 
 def _save_atomic(proto: onnx.ModelProto, dst: Path) -> None:

@@ -216,7 +216,11 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         epoch, start = divmod(step, steps_per_epoch)
         train_ds.set_epoch(epoch)
         sampler = EpochSampler(len(train_ds), cfg.seed, epoch, start * cfg.batch_size)
-        loader = DataLoader(train_ds, sampler=sampler, drop_last=True, **loader_kw)
+        # its own generator: creating the iterator must not draw from the global RNG,
+        # or a resumed run would diverge from an uninterrupted one
+        gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+        loader = DataLoader(train_ds, sampler=sampler, drop_last=True, generator=gen,
+                            **loader_kw)
         for light, ab in loader:
             for g_opt in optimizers:
                 for group in g_opt.param_groups:

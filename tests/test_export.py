@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from colorize.core.session import Colorizer  # noqa: E402
+from colorize.export.onnx_export import export_model  # noqa: E402
+from colorize.registry import list_models  # noqa: E402
+from tests.test_models import tiny  # noqa: E402
+
+
+def ckpt_for(model, name):
+    return {"model_name": name, "model_args": model.model_args, "step": 7,
+            "metrics": {"val_loss": 0.5}, "data_summary": {"train_images": 3}}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_exports_and_matches_torch_at_two_sizes(tmp_path, name):
+    model = tiny(name).eval()
+    out = tmp_path / f"{name}.onnx"
+    report = export_model(model, ckpt_for(model, name), out, working_size=64,
+                          verify_sizes=((64, 64), (48, 96)))
+    assert out.exists() and max(report.max_abs_error.values()) <= 1e-3
+    col = Colorizer(out, device="cpu")
+    assert col.meta.name == name and col.meta.working_size == 64
+    assert col.meta.raw["architecture"]["args"]["width"] == 0.125
+    assert col.meta.raw["metrics"] == {"val_loss": 0.5}
+    light = np.random.default_rng(0).uniform(0, 100, (2, 1, 32, 64)).astype(np.float32)
+    ab = col.predict(light)
+    assert ab.shape == (2, 2, 32, 64)
+    with torch.no_grad():
+        ref = model.colorize(torch.from_numpy((light - 50) / 50)).numpy()
+    np.testing.assert_allclose(ab, ref, atol=1e-3)
+
+
+def test_unet_vae_z_input_changes_colours(tmp_path):
+    model = tiny("unet-vae").eval()
+    out = export_model(model, ckpt_for(model, "unet-vae"), tmp_path / "v.onnx",
+                       verify_sizes=((32, 32), (32, 64))).path
+    col = Colorizer(out, device="cpu")
+    assert "z" in col.extra_inputs
+    light = np.random.default_rng(1).uniform(0, 100, (1, 1, 32, 32)).astype(np.float32)
+    mean = col.predict(light)
+    np.testing.assert_allclose(mean, col.predict(light, np.zeros((1, 8), np.float32)))
+    other = col.predict(light, np.full((1, 8), 2.0, np.float32))
+    assert np.abs(other - mean).max() > 1e-4
+
+
+def test_failed_verification_leaves_no_file(tmp_path, monkeypatch):
+    from colorize.export import onnx_export
+
+    model = tiny("gae").eval()
+
+    def broken(*a, **k):
+        raise onnx_export.ExportError("forced")
+
+    monkeypatch.setattr(onnx_export, "verify", broken)
+    with pytest.raises(onnx_export.ExportError):
+        export_model(model, ckpt_for(model, "gae"), tmp_path / "g.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_and_fp16_variants_run_close_to_fp32(tmp_path):
+    from PIL import Image
+
+    from colorize.export.variants import compare, to_fp16, to_int8
+    from tests.helpers import color_image
+
+    model = tiny("gae").eval()
+    fp32 = export_model(model, ckpt_for(model, "gae"), tmp_path / "g.onnx", working_size=64,
+                        verify_sizes=((64, 64), (32, 64))).path
+    photos = []
+    for i in range(6):
+        path = tmp_path / f"p{i}.png"
+        Image.fromarray(color_image(48, 64, seed=i)).save(path)
+        photos.append(path)
+    to_int8(fp32, tmp_path / "g8.onnx", photos[:4], size=64)
+    to_fp16(fp32, tmp_path / "g16.onnx")
+    for variant in ("g8.onnx", "g16.onnx"):
+        col = Colorizer(tmp_path / variant, device="cpu")
+        assert col.meta.raw["precision"] in ("int8", "fp16")
+        cmp = compare(fp32, tmp_path / variant, photos[4:], size=64, repeats=1)
+        assert cmp.delta_e76 < 5.0, (variant, cmp)
+
+
+def test_export_cli_needs_weights(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["export", "--model", "unet", "-o", "u.onnx"])
+    assert r.exit_code == 2 and "colorize train --model unet" in r.output

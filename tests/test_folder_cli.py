@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from colorize.cli.app import app
+from colorize.core.color import gray_to_l, rgb_to_lab
+from tests.helpers import color_image, gradient_gray
+
+runner = CliRunner()
+
+
+def out_l(path):
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB")).astype(np.float32) / 255.0
+    return rgb_to_lab(arr)[..., 0]
+
+
+@pytest.fixture
+def scans(tmp_path):
+    src = tmp_path / "scans"
+    (src / "sub dir").mkdir(parents=True)
+    Image.fromarray(gradient_gray(60, 80)).save(src / "a.png")
+    Image.fromarray(gradient_gray(50, 40)).save(src / "sub dir" / "b é.jpg", quality=98)
+    Image.fromarray(gradient_gray(40, 40, depth=16)).save(src / "c16.png")
+    (src / "notes.txt").write_text("not an image")
+    return src
+
+
+def test_folder_colorizes_and_keeps_luminance(scans, tmp_path, tiny_model):
+    dst = tmp_path / "out"
+    result = runner.invoke(app, ["folder", str(scans), "-o", str(dst), "--model", str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    outs = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
+    assert outs == ["a.png", "c16.png", "sub dir/b é.jpg"]
+    for rel in ("a.png",):
+        src_l = gray_to_l(np.asarray(Image.open(scans / rel)).astype(np.float32) / 255.0)
+        got = out_l(dst / rel)
+        assert got.shape == src_l.shape
+        assert np.abs(got - src_l).mean() < 0.5
+        with Image.open(dst / rel) as im:
+            assert im.mode == "RGB"
+            rgb = np.asarray(im).astype(int)
+        assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 1  # it has colour
+    import cv2
+
+    c16 = cv2.imread(str(dst / "c16.png"), cv2.IMREAD_UNCHANGED)
+    assert c16.dtype == np.uint16 and c16.shape == (40, 40, 3)
+
+
+def test_bad_file_reported_and_exit_1(scans, tmp_path, tiny_model):
+    (scans / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken")
+    dst = tmp_path / "out"
+    result = runner.invoke(app, ["folder", str(scans), "-o", str(dst), "--model", str(tiny_model)])
+    assert result.exit_code == 1
+    assert "corrupt.jpg" in result.output
+    assert (dst / "a.png").exists() and not (dst / "corrupt.jpg").exists()
+
+
+def test_second_run_skips_and_overwrite_rewrites(scans, tmp_path, tiny_model):
+    dst = tmp_path / "out"
+    args = ["folder", str(scans), "-o", str(dst), "--model", str(tiny_model)]
+    assert runner.invoke(app, args).exit_code == 0
+    (dst / "a.png").write_bytes(b"sentinel")
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "3" in again.output
+    assert (dst / "a.png").read_bytes() == b"sentinel"
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert (dst / "a.png").read_bytes() != b"sentinel"
+
+
+def test_alpha_and_exif_rotation(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    rgba = np.dstack([color_image(20, 30), np.full((20, 30), 77, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(src / "alpha.png")
+    im = Image.fromarray(gradient_gray(20, 30))
+    exif = im.getexif()
+    exif[0x0112] = 8
+    im.save(src / "rot.jpg", exif=exif.tobytes())
+    dst = tmp_path / "out"
+    assert runner.invoke(app, ["folder", str(src), "-o", str(dst), "--model",
+                               str(tiny_model)]).exit_code == 0
+    with Image.open(dst / "alpha.png") as out:
+        assert out.mode == "RGBA" and out.size == (30, 20)
+        assert (np.asarray(out)[..., 3] == 77).all()
+    with Image.open(dst / "rot.jpg") as out:
+        assert out.size == (20, 30)
+
+
+def test_output_inside_input_is_not_reprocessed(scans, tiny_model):
+    dst = scans / "colored"
+    args = ["folder", str(scans), "-o", str(dst), "--model", str(tiny_model)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, args).exit_code == 0
+    assert not (dst / "colored").exists()
+
+
+def test_no_partial_file_after_failure_mid_write(scans, tmp_path, tiny_model, monkeypatch):
+    import os
+
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def flaky(a, b):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    dst = tmp_path / "out"
+    result = runner.invoke(app, ["folder", str(scans), "-o", str(dst), "--model", str(tiny_model)])
+    assert result.exit_code == 1 and "No space left" in result.output
+    leftovers = [p.name for p in dst.rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+    assert len([p for p in dst.rglob("*") if p.is_file()]) == 2
+
+
+def test_image_command_and_format(tmp_path, tiny_model):
+    src = tmp_path / "g.png"
+    Image.fromarray(gradient_gray(30, 30)).save(src)
+    out = tmp_path / "o.png"
+    r = runner.invoke(app, ["image", str(src), "-o", str(out), "--model", str(tiny_model),
+                            "--format", "jpg"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "o.jpg").exists()
+    r2 = runner.invoke(app, ["image", str(src), "-o", str(out), "--model", str(tiny_model),
+                             "--format", "jpg"])
+    assert r2.exit_code == 1 and "overwrite" in r2.output
+
+
+def test_saturation_zero_gives_gray(tmp_path, tiny_model):
+    src = tmp_path / "g.png"
+    Image.fromarray(gradient_gray(30, 30)).save(src)
+    out = tmp_path / "o.png"
+    r = runner.invoke(app, ["image", str(src), "-o", str(out), "--model", str(tiny_model),
+                            "--saturation", "0"])
+    assert r.exit_code == 0
+    rgb = np.asarray(Image.open(out)).astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 1]).max() <= 1
+
+
+def test_missing_input_and_bad_model_are_one_line_errors(tmp_path, tiny_model):
+    r = runner.invoke(app, ["folder", str(tmp_path / "nope"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "not found" in r.output
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(10, 10)).save(src / "a.png")
+    r = runner.invoke(app, ["folder", str(src), "-o", str(tmp_path / "o"), "--model", "nosuch"])
+    assert r.exit_code == 2 and "unknown model" in r.output
+
+
+def test_version_and_models():
+    from colorize import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and __version__ in r.output
+    r = runner.invoke(app, ["models"])
+    assert r.exit_code == 0
+    for name in ("gae", "lite", "eccv16", "unet-vae"):
+        assert name in r.output

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from colorize.core.errors import ModelError, ProviderError
+from colorize.core.session import Colorizer, ModelMeta, select_providers
+from tests.helpers import make_tiny_onnx, tiny_metadata
+
+ALL = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_auto_prefers_tensorrt_then_cuda_then_cpu():
+    assert select_providers("auto", ALL) == ALL
+    assert select_providers("auto", ALL[1:]) == ALL[1:]
+    assert select_providers("auto", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_explicit_device_and_missing_provider():
+    assert select_providers("cuda", ALL) == ALL[1:]
+    assert select_providers("cpu", ALL) == ["CPUExecutionProvider"]
+    with pytest.raises(ProviderError, match="onnxruntime-gpu"):
+        select_providers("cuda", ["CPUExecutionProvider"])
+    with pytest.raises(ProviderError, match="unknown device"):
+        select_providers("tpu", ALL)
+
+
+def test_colorizer_fake_provider_list_errors(tiny_model):
+    with pytest.raises(ProviderError):
+        Colorizer(tiny_model, device="tensorrt", available_providers=["CPUExecutionProvider"])
+
+
+def test_metadata_read_and_batched_predict(tiny_model):
+    col = Colorizer(tiny_model, device="cpu")
+    assert col.meta.name == "tiny" and col.meta.working_size == 32
+    light = np.random.default_rng(0).uniform(0, 100, (3, 1, 16, 24)).astype(np.float32)
+    ab = col.predict(light)
+    assert ab.shape == (3, 2, 16, 24)
+    single = col.predict(light[1:2])
+    np.testing.assert_allclose(ab[1:2], single, atol=1e-5)
+
+
+def test_working_shape_keeps_aspect(tiny_model):
+    col = Colorizer(tiny_model, device="cpu")
+    assert col.working_shape(1000, 2000, 256) == (128, 256)
+    h, w = col.working_shape(3000, 2000, 256)
+    assert h == 256 and w % 8 == 0 and abs(w / h - 2 / 3) < 0.05
+
+
+def test_model_without_metadata_refused(tmp_path):
+    path = make_tiny_onnx(tmp_path / "bare.onnx", metadata=None)
+    with pytest.raises(ModelError, match="no colorize metadata"):
+        Colorizer(path)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"name": "x"}', '["a"]',
+                                  tiny_metadata().replace("cielab_ab", "rgb")])
+def test_malformed_metadata_refused(tmp_path, text):
+    path = make_tiny_onnx(tmp_path / "bad.onnx", metadata=text)
+    with pytest.raises(ModelError):
+        Colorizer(path)
+
+
+def test_metadata_is_parsed_as_json_not_code():
+    evil = tiny_metadata().replace('"tiny"', '"__import__(\'os\').system(\'false\')"')
+    meta = ModelMeta.from_json(evil, "x")
+    assert meta.name.startswith("__import__")
+
+
+def test_not_an_onnx_file(tmp_path):
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="cannot load"):
+        Colorizer(path)

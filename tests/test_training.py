@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from colorize.training import bins  # noqa: E402
+from tests.helpers import color_image  # noqa: E402
+
+
+def test_bins_are_in_gamut_grid():
+    centres = bins.in_gamut_bins()
+    assert 200 < len(centres) <= 484
+    assert np.all(np.mod(centres, 10) == 0)
+    assert [0.0, 0.0] in centres.tolist()
+    assert [-110.0, -110.0] not in centres.tolist()
+
+
+def test_soft_encoding_weights_sum_to_one_and_nearest_is_heaviest():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [20.0, 0.0], [30.0, 30.0],
+                            [50.0, 50.0]])
+    ab = torch.tensor([[3.0, 1.0]]).view(1, 2, 1, 1)
+    soft = bins.soft_encode(ab, centres, k=5, sigma=5.0)[0, :, 0, 0]
+    assert torch.isclose(soft.sum(), torch.tensor(1.0))
+    assert soft.argmax() == 0 and soft[5] == 0  # the farthest bin is not among the 5
+    d2 = torch.tensor([10.0, 50.0, 90.0, 290.0, 1658.0])
+    expected = torch.exp(-d2 / 50.0) / torch.exp(-d2 / 50.0).sum()
+    torch.testing.assert_close(soft[:5], expected)
+
+
+def test_rebalancing_weights_have_mean_one():
+    prior = np.array([0.7, 0.2, 0.1])
+    w = bins.rebalance_weights(prior, lam=0.5)
+    assert np.isclose((prior * w).sum(), 1.0)
+    raw = 1 / (0.5 * prior + 0.5 / 3)
+    np.testing.assert_allclose(w, raw / (prior * raw).sum(), rtol=1e-6)
+    assert w[2] > w[1] > w[0]
+
+
+def test_annealed_mean_limits():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 20.0], [-30.0, 5.0]])
+    probs = torch.tensor([0.2, 0.5, 0.3])
+    logits = probs.log().view(1, 3, 1, 1)
+    mean = bins.annealed_mean(logits, centres, 1.0)[0, :, 0, 0]
+    torch.testing.assert_close(mean, (probs[:, None] * centres).sum(0))
+    mode = bins.annealed_mean(logits, centres, 0.01)[0, :, 0, 0]
+    torch.testing.assert_close(mode, centres[1], atol=1e-3, rtol=0)
+
+
+def test_smoothed_prior_is_a_distribution():
+    centres = bins.in_gamut_bins()
+    counts = np.zeros(len(centres))
+    counts[0] = 10
+    prior = bins.smooth_prior(counts, centres)
+    assert np.isclose(prior.sum(), 1.0) and prior.argmax() == 0 and (prior > 0).sum() > 1
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    from PIL import Image
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(12):
+        Image.fromarray(color_image(40, 48, seed=i)).save(d / f"p{i:02d}.jpg")
+    return d
+
+
+@pytest.mark.parametrize("name", ["gae", "lite", "eccv16", "unet-vae", "cgan"])
+def test_resume_gives_identical_next_step(tmp_path, photo_dir, name):
+    from colorize.training.loop import TrainConfig, train
+
+    args = {"width": 0.125}
+    if name in ("lite", "cgan"):
+        args["pretrained"] = False
+    base = dict(model=name, data=str(photo_dir), model_args=args, batch_size=2, size=32,
+                workers=0, min_chroma=0, val_every=100, warmup_steps=2, lr=1e-3)
+    full_losses, part_losses = [], []
+
+    def grab(store):
+        return lambda e: store.append(e["loss"]) if e["event"] == "step" else None
+
+    train(TrainConfig(out=str(tmp_path / "full"), steps=4, **base), on_event=grab(full_losses))
+    cfg = TrainConfig(out=str(tmp_path / "part"), steps=4, **base)
+    # stop after two steps by raising from the progress callback, like a crash
+    class Stop(Exception):
+        pass
+
+    def stop_at_three(e):
+        if e["event"] == "step":
+            part_losses.append(e["loss"])
+            if e["step"] == 3:
+                raise Stop
+
+    cfg.save_every_s = 0.0  # checkpoint after every step; the crash hits before step 3's
+    with pytest.raises(Stop):
+        train(cfg, on_event=stop_at_three)
+    resumed: list[float] = []
+    train(cfg, resume=tmp_path / "part", on_event=grab(resumed))
+    assert len(full_losses) == 4 and len(resumed) == 2
+    np.testing.assert_allclose(part_losses, full_losses[:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(resumed, full_losses[2:], rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+    from colorize.training.checkpoint import load_checkpoint
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--model", "gae", "--data", str(photo_dir), "--out",
+                            str(tmp_path / "run"), "--steps", "3", "--batch-size", "2",
+                            "--size", "32", "--width", "0.125", "--workers", "0"])
+    assert r.exit_code == 0, r.output
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ckpt["model_name"] == "gae" and ckpt["model_args"]["width"] == 0.125
+    assert ckpt["normalization"]["ab_scale"] == 110.0 and ckpt["step"] == 3
+    assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,")
+    js = tmp_path / "m.json"
+    r = runner.invoke(app, ["eval", "--model", str(tmp_path / "run" / "best.pt"), "--data",
+                            str(photo_dir), "--limit", "3", "--json", str(js), "--sheet",
+                            str(tmp_path / "sheet.png")])
+    assert r.exit_code == 0, r.output
+    import json
+
+    data = json.loads(js.read_text())
+    assert data["pooled"]["images"] == 3 and "de76" in data["gray"]
+    assert (tmp_path / "sheet.png").exists()
+
+
+def test_pretrained_offline_is_a_clear_error(monkeypatch):
+    import torchvision.models as tvm
+
+    from colorize.training.pretrained import PretrainedWeightsUnavailable, torchvision_weights
+
+    def offline(*a, **k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(tvm.ResNet18_Weights.DEFAULT, "get_state_dict", offline)
+    with pytest.raises(PretrainedWeightsUnavailable, match="--no-pretrained"):
+        torchvision_weights(tvm.resnet18, tvm.ResNet18_Weights, True)
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    import pickle
+
+    from colorize.training.checkpoint import CheckpointError, load_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model_name": "gae", "model_args": {}, "model": Evil()}, path,
+               pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)

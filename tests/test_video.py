@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from colorize.cli.app import app
+from colorize.core.smoothing import Smoother, SmootherConfig
+from tests.helpers import make_clip, probe
+
+runner = CliRunner()
+LOSSLESS = ["--crf", "0", "--preset", "ultrafast"]
+
+
+def run_video(src, dst, model, *extra):
+    return runner.invoke(app, ["video", str(src), "-o", str(dst), "--model", str(model),
+                               *LOSSLESS, *extra])
+
+
+def test_frames_pts_audio_and_luma_kept(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=30, vfr=True, cut_at=15)
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    a, b = probe(src), probe(dst)
+    assert b["pts"] == a["pts"] and len(b["pts"]) == 30
+    assert b["audio_packets"] == a["audio_packets"] > 0
+    assert b["audio_codecs"] == ["aac"]
+    for ya, yb in zip(a["luma"], b["luma"], strict=True):
+        np.testing.assert_array_equal(ya, yb)
+    rgb = b["frames"][5].to_ndarray(format="rgb24").astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 2  # colorized
+
+
+def test_odd_size_and_rotation(tmp_path, tiny_model):
+    src = tmp_path / "odd.mp4"
+    make_clip(src, frames=10, width=65, height=47, pix_fmt="yuv444p", rotation=90, audio=None)
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    b = probe(dst)
+    assert (b["width"], b["height"]) == (65, 47)
+    assert b["rotation"] == probe(src)["rotation"] == 90
+
+
+def test_pcm_audio_into_mp4_is_transcoded(tmp_path, tiny_model):
+    src = tmp_path / "pcm.mov"
+    make_clip(src, frames=12, audio="pcm_s16le")
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "transcoded to AAC" in r.output
+    b = probe(dst)
+    assert b["audio_codecs"] == ["aac"] and b["audio_packets"] > 0
+    assert len(b["pts"]) == 12
+
+
+def test_subtitles_dropped_with_note(tmp_path, tiny_model):
+    src = tmp_path / "subs.mkv"
+    make_clip(src, frames=8, audio=None, subtitle=True)
+    dst = tmp_path / "out.mkv"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "dropped subtitle" in r.output and probe(dst)["subtitles"] == 0
+
+
+def test_bad_inputs_clear_errors_and_no_output(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=20)
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(src.read_bytes()[:300])
+    r = run_video(trunc, tmp_path / "o1.mp4", tiny_model)
+    assert r.exit_code != 0 and "trunc.mp4" in r.output
+    assert not (tmp_path / "o1.mp4").exists()
+
+    import av
+
+    audio_only = tmp_path / "audio.m4a"
+    with av.open(str(audio_only), "w") as c:
+        s = c.add_stream("aac", rate=16000)
+        s.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate = 16000
+        for p in s.encode(frame):
+            c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    r = run_video(audio_only, tmp_path / "o2.mp4", tiny_model)
+    assert r.exit_code == 1 and "no video stream" in r.output
+
+
+def test_existing_output_not_overwritten(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=6, audio=None)
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"keep")
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 1 and dst.read_bytes() == b"keep"
+
+
+def test_smoothing_reduces_flicker_and_resets_at_cut():
+    rng = np.random.default_rng(0)
+    light = np.full((32, 32), 50, np.float32)
+    light[8:24, 8:24] = 70  # texture so the flow is defined
+    base = np.dstack([np.full((32, 32), 20.0), np.full((32, 32), -10.0)]).astype(np.float32)
+    for mode in ("ema", "flow"):
+        sm = Smoother(SmootherConfig(mode, 0.8, 0.15))
+        raw, smooth = [], []
+        for _ in range(20):
+            ab = base + rng.normal(0, 8, base.shape).astype(np.float32)
+            raw.append(ab)
+            smooth.append(sm(light, ab))
+        jitter = lambda seq: np.mean([np.abs(a - b).mean() for a, b in zip(seq, seq[1:])])  # noqa
+        assert jitter(smooth[5:]) < 0.5 * jitter(raw[5:])
+    # after a hard cut, nothing of the old colour is carried over
+    sm = Smoother(SmootherConfig("flow", 0.9, 0.15))
+    for _ in range(5):
+        sm(light, base)
+    other = np.zeros_like(base)
+    out = sm(light * 0.2, other)
+    assert sm.cuts == 1 and np.abs(out).max() == 0
+
+
+def test_interrupt_leaves_nothing_under_final_name(tmp_path, tiny_model):
+    src = tmp_path / "long.mp4"
+    make_clip(src, frames=400, width=320, height=240, audio=None)
+    dst = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "colorize", "video", str(src), "-o", str(dst),
+                             "--model", str(tiny_model), "--preset", "veryslow"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob(".out.partial*")):
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.partial*")), "encoding never started"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not dst.exists()
+    assert not list(tmp_path.glob(".out.partial*"))
+
+
+@pytest.mark.parametrize("mode", ["none", "ema", "flow"])
+def test_frames_command(tmp_path, tiny_model, mode):
+    from PIL import Image
+
+    from tests.helpers import gradient_gray
+
+    src = tmp_path / "seq"
+    src.mkdir()
+    for i in range(4):
+        Image.fromarray(np.roll(gradient_gray(24, 32), i, axis=1)).save(src / f"f{i:04d}.png")
+    dst = tmp_path / "out"
+    r = runner.invoke(app, ["frames", str(src), "-o", str(dst), "--model", str(tiny_model),
+                            "--smooth", mode])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in dst.iterdir()) == [f"f{i:04d}.png" for i in range(4)]
