@@ -37,9 +37,9 @@ def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def _linear_rgb(lab: np.ndarray) -> np.ndarray:
     """Unclipped Lab (D65) -> linear sRGB, for gamut tests."""
-    fy = (lab[..., 0] + 16.0) / 116.0
-    fx = fy + lab[..., 1] / 500.0
-    fz = fy - lab[..., 2] / 200.0
+    fy = (lab[..., 0] + np.float32(16.0)) / np.float32(116.0)
+    fx = fy + lab[..., 1] / np.float32(500.0)
+    fz = fy - lab[..., 2] / np.float32(200.0)
 
     def finv(t: np.ndarray) -> np.ndarray:
         return np.where(t > 6.0 / 29.0, t**3, 3 * (6.0 / 29.0) ** 2 * (t - 4.0 / 29.0))
@@ -71,6 +71,15 @@ def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return (ab * lo[..., None]).astype(np.float32)
 
 
+def out_of_gamut(lab: np.ndarray, rows: int = 512) -> np.ndarray:
+    """Mask of the pixels whose (L, a, b) has no sRGB colour, computed in strips."""
+    mask = np.zeros(lab.shape[:2], bool)
+    for y in range(0, lab.shape[0], rows):
+        rgb = _linear_rgb(lab[y:y + rows])
+        mask[y:y + rows] = np.any((rgb < -1e-3) | (rgb > 1 + 1e-3), axis=-1)
+    return mask
+
+
 def working_light(light: np.ndarray, colorizer: Colorizer, settings: Settings) -> np.ndarray:
     h, w = colorizer.working_shape(*light.shape[:2], settings.size)
     return resize_plane(light, w, h)
@@ -86,6 +95,10 @@ def merge(light: np.ndarray, ab_small: np.ndarray, saturation: float) -> np.ndar
     lab[..., 0] = light
     lab[..., 1:] = ab
     del ab
+    # upsampling can leave a few pixels (near black or white) outside the gamut again
+    bad = out_of_gamut(lab)
+    if bad.any():
+        lab[bad, 1:] = fit_gamut(lab[bad, 0][:, None], lab[bad, 1:][:, None, :])[:, 0]
     return lab_to_rgb(lab)
 
 
