@@ -157,3 +157,21 @@ def test_checkpoints_load_with_weights_only(tmp_path):
                pickle_protocol=pickle.HIGHEST_PROTOCOL)
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
+
+
+def test_tune_decoding_picks_from_grid(tmp_path, photo_dir):
+    from colorize.training.data import list_images
+    from tests.test_models import tiny
+
+    model = tiny("lite")
+    files = list_images(photo_dir)[:3]
+    best, results = tune_decoding_small(model, files)
+    assert best in results and len(results) == 1 + 2 * 2
+    assert all(np.isfinite(c.de76) and c.colorfulness_ratio >= 0 for c in results)
+    assert float(model.mix) == pytest.approx(0.6)  # the model's own decoding is left alone
+
+
+def tune_decoding_small(model, files):
+    from colorize.training.tune import tune_decoding
+
+    return tune_decoding(model, files, size=32, mixes=(0.0, 0.5, 1.0), temperatures=(0.3, 0.6))

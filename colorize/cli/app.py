@@ -6,7 +6,7 @@ import typer
 
 from colorize import __version__
 from colorize.cli import eval as eval_cmd
-from colorize.cli import export, folder, models, train, video
+from colorize.cli import export, folder, models, train, tune, video
 
 app = typer.Typer(
     name="colorize",
@@ -36,6 +36,7 @@ video.register(app)
 models.register(app)
 export.register(app)
 train.register(app)
+tune.register(app)
 eval_cmd.register(app)
 
 

@@ -30,6 +30,9 @@ def export_command(
     size: int = typer.Option(None, "--size", min=32, help="Working size written into the "
                                                           "metadata (default: the model's)."),
     runs: Path = typer.Option(Path("runs"), "--runs", help="Where training runs live."),
+    slim: Path = typer.Option(None, "--slim-checkpoint",
+                              help="Also write the weights-only checkpoint behind the export "
+                                   "(what colorize/weights bundles)."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Export to ONNX (dynamic N, H, W; metadata inside), check it and verify it against
@@ -52,6 +55,14 @@ def export_command(
         net, ckpt = load_for_export(model, checkpoint, runs)
         if precision == "fp32":
             report = export_model(net, ckpt, out, working_size=size)
+            if slim:
+                from colorize.training.checkpoint import save_checkpoint
+
+                keep = {k: v for k, v in ckpt.items()
+                        if k not in ("optimizers", "scaler", "rng", "history")}
+                if size:
+                    keep["working_size"] = size
+                save_checkpoint(slim, keep)
             errs = ", ".join(f"{k} {v:.1e}" for k, v in report.max_abs_error.items())
             console.print(f"[green]exported[/] {out} ({report.bytes / 1e6:.1f} MB) in "
                           f"{report.seconds:.1f} s; ONNX Runtime vs PyTorch max |Δab|: {errs}")

@@ -83,7 +83,8 @@ def train_command(
     )
     try:
         with TrainProgress(console) as progress:
-            run = train(cfg, resume=resume, on_event=progress.update)
+            run = train(cfg, resume=resume, on_event=progress.update,
+                        resume_steps=steps if resume else None)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         fail(str(exc))
     console.print(f"[green]done[/]: checkpoints in {run}")

@@ -142,8 +142,12 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def train(cfg: TrainConfig, resume: Path | None = None,
-          on_event: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """Train and return the run folder. Events go to ``on_event`` (the CLI draws them)."""
+          on_event: Callable[[dict[str, Any]], None] | None = None,
+          resume_steps: int | None = None) -> Path:
+    """Train and return the run folder. Events go to ``on_event`` (the CLI draws them).
+
+    ``resume_steps`` changes a resumed run's total steps (and so its schedule's length).
+    """
     emit = on_event or (lambda e: None)
     ckpt = None
     if resume is not None:
@@ -151,6 +155,8 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         saved = dict(ckpt["config"])
         saved["crop_scale"] = tuple(saved["crop_scale"])
         cfg = TrainConfig(**saved)
+        if resume_steps:
+            cfg.steps = resume_steps
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     spec = get_spec(cfg.model)

@@ -1,0 +1,157 @@
+"""Model speed: ONNX Runtime (each bundled model and precision) vs PyTorch eager, beside this
+machine's measured fp32 matmul peak. Prints a table and writes JSON.
+
+    python benchmarks/bench_model.py --out benchmarks/results/model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import shape_inference
+
+from colorize.core.session import Colorizer
+from colorize.registry import get_spec, list_models
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """fp32 GFLOP/s of a large numpy matmul (the BLAS ceiling for this run)."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def graph_gflop(path: Path, h: int, w: int) -> float:
+    """Multiply-adds x 2 of Conv / ConvTranspose / MatMul / Gemm at one input size."""
+    model = onnx.load(str(path))
+    for inp in model.graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        if inp.name == "L":
+            for d, v in zip(dims, (1, 1, h, w), strict=True):
+                d.ClearField("dim_param")
+                d.dim_value = v
+        elif len(dims):
+            dims[0].ClearField("dim_param")
+            dims[0].dim_value = 1
+    inferred = shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(
+            inferred.graph.input):
+        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+    inits = {i.name: list(i.dims) for i in model.graph.initializer}
+    flops = 0.0
+    for node in inferred.graph.node:
+        if node.op_type in ("Conv", "ConvTranspose"):
+            wshape = inits.get(node.input[1]) or shapes.get(node.input[1])
+            out = shapes.get(node.output[0])
+            if not wshape or not out or 0 in out:
+                continue
+            if node.op_type == "Conv":
+                flops += 2 * np.prod(out) * np.prod(wshape[1:])
+            else:
+                inp = shapes.get(node.input[0])
+                flops += 2 * np.prod(inp) * wshape[1] * np.prod(wshape[2:])
+        elif node.op_type in ("MatMul", "Gemm"):
+            a, out = shapes.get(node.input[0]), shapes.get(node.output[0])
+            if a and out and 0 not in a and 0 not in out:
+                flops += 2 * np.prod(out) * a[-1]
+    return float(flops / 1e9)
+
+
+def time_call(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_onnx(path: Path, size: int, batch: int, repeats: int) -> float:
+    col = Colorizer(path, device="cpu")
+    x = np.random.default_rng(0).uniform(0, 100, (batch, 1, size, size)).astype(np.float32)
+    return time_call(lambda: col.predict(x), repeats) / batch
+
+
+def bench_torch(name: str, size: int, batch: int, repeats: int, bf16: bool = False
+                ) -> float | None:
+    try:
+        import torch
+
+        from colorize.training.checkpoint import load_checkpoint, model_from_checkpoint
+    except ImportError:
+        return None
+    ckpt_path = get_spec(name).bundled_checkpoint()
+    if ckpt_path is None:
+        return None
+    model = model_from_checkpoint(load_checkpoint(ckpt_path)).eval()
+    x = torch.rand(batch, 1, size, size) * 2 - 1
+
+    def run():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model.colorize(x)
+
+    return time_call(run, repeats) / batch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/model.json"))
+    args = ap.parse_args()
+    peak = matmul_peak()
+    rows = []
+    weights = Path(__file__).resolve().parents[1] / "colorize" / "weights"
+    print(f"fp32 matmul peak (numpy 2048^3, best of 5): {peak:.1f} GFLOP/s")
+    print(f"{'model':<14}{'size':>6}{'batch':>6}{'ms/img':>9}{'GFLOP':>8}{'GFLOP/s':>9}"
+          f"{'%peak':>7}{'torch ms':>10}{'ORT/torch':>10}{'bf16 ms':>9}")
+    for name in list_models():
+        spec = get_spec(name)
+        if not spec.bundled:
+            continue
+        stem = Path(spec.bundled).stem
+        for path in sorted(weights.glob(f"{stem}*.onnx")):
+            label = path.stem
+            for size in args.sizes:
+                gflop = graph_gflop(path, size, size)
+                for batch in args.batches:
+                    sec = bench_onnx(path, size, batch, args.repeats)
+                    tsec = bsec = None
+                    if label == stem:
+                        tsec = bench_torch(name, size, batch, args.repeats)
+                        bsec = bench_torch(name, size, batch, args.repeats, bf16=True)
+                    rate = gflop / sec
+                    row = {"model": label, "size": size, "batch": batch, "ms": sec * 1e3,
+                           "gflop": gflop, "gflops": rate, "pct_peak": 100 * rate / peak,
+                           "torch_ms": tsec * 1e3 if tsec else None,
+                           "ort_over_torch": (tsec / sec) if tsec else None,
+                           "torch_bf16_ms": bsec * 1e3 if bsec else None}
+                    rows.append(row)
+                    print(f"{label:<14}{size:>6}{batch:>6}{row['ms']:>9.1f}{gflop:>8.2f}"
+                          f"{rate:>9.1f}{row['pct_peak']:>6.0f}%"
+                          f"{(f'{tsec * 1e3:.1f}' if tsec else '-'):>10}"
+                          f"{(f'{tsec / sec:.2f}x' if tsec else '-'):>10}"
+                          f"{(f'{bsec * 1e3:.1f}' if bsec else '-'):>9}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                    "matmul_peak_gflops": peak, "rows": rows}, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""End-to-end speed beside the unavoidable work, measured in the same run on the same input.
+
+Folder: N photos through `run_jobs` vs model-only (the session on the same working-size L).
+Video: a 720p clip through `colorize_video` vs model-only and transcode-only (decode and
+re-encode with the same codec settings, no colorization). Overhead ratio =
+e2e / (model-only + transcode-only). Memory: peak RSS of `colorize image` on a 24 MP scan
+and `colorize video` on a 1080p clip, each in a fresh process.
+
+    python benchmarks/bench_pipeline.py --photos ../shared/data/val --out \
+        benchmarks/results/pipeline.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from colorize.core.batch import Job, run_jobs
+from colorize.core.imageio import read_image
+from colorize.core.pipeline import Settings, luminance_of, working_light
+from colorize.core.session import Colorizer
+from colorize.core.smoothing import SmootherConfig
+from colorize.core.video import VideoOptions, colorize_video
+
+
+def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float) -> int:
+    """Loop a real clip, scaled to width x height, into `seconds` of H.264 at 25 fps."""
+    frames = []
+    with av.open(str(src)) as c:
+        for f in c.decode(video=0):
+            frames.append(cv2.resize(f.to_ndarray(format="rgb24"), (width, height)))
+    n = int(seconds * 25)
+    with av.open(str(dst), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        s.options = {"crf": "20", "preset": "veryfast"}
+        for i in range(n):
+            k = i % (2 * len(frames) - 2)
+            img = frames[k if k < len(frames) else 2 * len(frames) - 2 - k]
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return n
+
+
+def transcode_only(src: Path, dst: Path, opts: VideoOptions) -> float:
+    t = time.perf_counter()
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        s = out.add_stream(opts.codec, rate=vin.average_rate)
+        s.width, s.height, s.pix_fmt = vin.codec_context.width, vin.codec_context.height, \
+            "yuv420p"
+        s.time_base = vin.time_base
+        s.options = {"crf": str(opts.crf), "preset": opts.preset}
+        s.thread_type = "AUTO"
+        for f in inp.decode(vin):
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return time.perf_counter() - t
+
+
+def video_model_only(col: Colorizer, src: Path, size: int | None, batch: int) -> float:
+    lights = []
+    with av.open(str(src)) as c:
+        for f in c.decode(video=0):
+            y = np.array(f.reformat(format="gray").to_ndarray())
+            h, w = col.working_shape(*y.shape, size)
+            lights.append(cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA).astype(
+                np.float32) / 2.55)
+    t = time.perf_counter()
+    for i in range(0, len(lights), batch):
+        col.predict(np.stack(lights[i:i + batch])[:, None])
+    return time.perf_counter() - t
+
+
+def peak_rss_mb(cmd: list[str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(cmd, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--photos", type=Path, required=True)
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--clip", type=Path, default=Path("../shared/video/bikes.mp4"))
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--preset", default="veryfast")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
+    args = ap.parse_args()
+    col = Colorizer(args.model, device="cpu")
+    res: dict = {"model": col.meta.name}
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        photos = sorted(args.photos.glob("*.jpg"))[: args.count]
+        jobs = [Job(p, tmp / "folder" / p.name) for p in photos]
+        t = time.perf_counter()
+        for _ in run_jobs(jobs, col, Settings()):
+            pass
+        e2e = time.perf_counter() - t
+        smalls = [working_light(luminance_of(read_image(p)), col, Settings()) for p in photos]
+        t = time.perf_counter()
+        for s in smalls:
+            col.predict(s[None, None])
+        model = time.perf_counter() - t
+        res["folder"] = {"images": len(photos), "e2e_s": e2e, "model_only_s": model,
+                         "overhead_ratio": e2e / model, "img_per_s": len(photos) / e2e}
+        print(f"folder: {len(photos)} photos e2e {e2e:.1f}s, model-only {model:.1f}s, "
+              f"ratio {e2e / model:.2f}, {len(photos) / e2e:.1f} img/s")
+
+        clip = tmp / "clip720.mp4"
+        frames = make_clip(args.clip, clip, 1280, 720, args.seconds)
+        opts = VideoOptions(preset=args.preset, smoothing=SmootherConfig("flow"))
+        trans = transcode_only(clip, tmp / "trans.mp4", opts)
+        model_v = video_model_only(col, clip, None, opts.batch)
+        t = time.perf_counter()
+        report = colorize_video(clip, tmp / "out.mp4", col, opts)
+        e2e_v = time.perf_counter() - t
+        res["video"] = {"frames": frames, "e2e_s": e2e_v, "model_only_s": model_v,
+                        "transcode_only_s": trans, "fps": frames / e2e_v,
+                        "overhead_ratio": e2e_v / (model_v + trans),
+                        "gpu_bound_ratio": e2e_v / max(model_v, trans),
+                        "stages_s": report.stage_s}
+        print(f"video 720p {frames} frames: e2e {e2e_v:.1f}s ({frames / e2e_v:.1f} fps), "
+              f"model-only {model_v:.1f}s, transcode-only {trans:.1f}s, overhead ratio "
+              f"{e2e_v / (model_v + trans):.2f}")
+        print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items()))
+
+        if not args.skip_memory:
+            big = tmp / "scan24mp.png"
+            gray = cv2.resize(cv2.imread(str(photos[0]), cv2.IMREAD_GRAYSCALE), (6000, 4000),
+                              interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(str(big), gray)
+            exe = [sys.executable, "-m", "colorize"]
+            model_args = ["--model", args.model] if args.model else []
+            rss_img = peak_rss_mb([*exe, "image", str(big), "-o", str(tmp / "big_out.png"),
+                                   *model_args])
+            clip1080 = tmp / "clip1080.mp4"
+            make_clip(args.clip, clip1080, 1920, 1080, 4)
+            rss_vid = peak_rss_mb([*exe, "video", str(clip1080), "-o",
+                                   str(tmp / "o1080.mp4"), "--preset", "ultrafast",
+                                   *model_args])
+            res["memory_mb"] = {"image_24mp": rss_img, "video_1080p": rss_vid}
+            print(f"peak RSS: 24 MP image {rss_img:.0f} MB, 1080p video {rss_vid:.0f} MB")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""colorize tune: pick the decoding (bins/regression mix, temperature) on validation photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from colorize.cli.common import console, fail, need_training_extras
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tune")(tune_command)
+
+
+def tune_command(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="A lite checkpoint."),
+    data: Path = typer.Option(..., "--data", help="Validation photos (not the training set)."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint to write with the chosen decoding."),
+    limit: int = typer.Option(200, "--limit", min=1, help="Photos to use."),
+    size: int = typer.Option(256, "--size", min=32, help="Working size, as at inference."),
+    min_colorfulness: float = typer.Option(0.8, "--min-colorfulness",
+                                           help="Required colorfulness / truth's."),
+) -> None:
+    """Score every (mix, temperature) pair at full resolution and keep the most accurate one
+    that is colourful enough."""
+    need_training_extras()
+    import torch
+
+    from colorize.training.checkpoint import (
+        CheckpointError,
+        load_checkpoint,
+        model_from_checkpoint,
+        save_checkpoint,
+    )
+    from colorize.training.data import list_images
+    from colorize.training.tune import tune_decoding
+
+    try:
+        ckpt = load_checkpoint(checkpoint)
+        model = model_from_checkpoint(ckpt)
+        files = list_images(data)[:limit]
+    except (CheckpointError, FileNotFoundError) as exc:
+        fail(str(exc))
+    if not hasattr(model, "mix"):
+        fail(f"model {ckpt['model_name']!r} has no tunable decoding")
+    best, results = tune_decoding(model, files, size, min_colorfulness=min_colorfulness)
+    table = Table(title=f"decoding on {len(files)} photos at {size}")
+    for col in ("mix", "T", "PSNR", "ΔE76", "colorful ×truth"):
+        table.add_column(col, justify="right")
+    for c in results:
+        mark = " *" if c is best else ""
+        table.add_row(f"{c.mix:.2f}", f"{c.temperature:.2f}", f"{c.psnr:.2f}", f"{c.de76:.2f}",
+                      f"{c.colorfulness_ratio:.2f}{mark}")
+    console.print(table)
+    model.mix.fill_(best.mix)
+    model.temperature.fill_(best.temperature)
+    ckpt["model"] = model.state_dict()
+    ckpt["decoding"] = {"mix": best.mix, "temperature": best.temperature,
+                        "candidates": [vars(c) for c in results]}
+    ckpt.setdefault("metrics", {})
+    ckpt["metrics"] = {**ckpt["metrics"], "tuned_psnr": best.psnr, "tuned_de76": best.de76,
+                       "tuned_colorfulness_ratio": best.colorfulness_ratio}
+    for key in ("optimizers", "scaler", "rng"):
+        ckpt.pop(key, None)
+    save_checkpoint(out, ckpt)
+    del torch
+    console.print(f"chose mix {best.mix} T {best.temperature}: PSNR {best.psnr:.2f}, ΔE76 "
+                  f"{best.de76:.2f}, colorfulness {best.colorfulness_ratio:.2f}x; wrote {out}")
