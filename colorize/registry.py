@@ -61,6 +61,9 @@ def list_models() -> list[str]:
 
 
 def get_spec(name: str) -> ModelSpec:
+    """The spec of a registered model; "default" names the bundled default model."""
+    if name == "default":
+        name = DEFAULT_MODEL
     try:
         return _REGISTRY[name]
     except KeyError:

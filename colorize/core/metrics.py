@@ -93,7 +93,8 @@ class Pooled:
         w /= w.sum()
 
         def avg(key: str) -> float:
-            return float(sum(wi * getattr(s, key) for wi, (_, s) in zip(w, self.scores, strict=True)))
+            pairs = zip(w, self.scores, strict=True)
+            return float(sum(wi * getattr(s, key) for wi, (_, s) in pairs))
 
         mse = avg("mse_rgb")
         out = {k: avg(k) for k in ("ab_mse", "ab_mae", "ssim", "de76", "de2000")}

@@ -53,11 +53,7 @@ class ColorModel(nn.Module):
         with torch.autocast(**autocast):
             out = self(light)
         loss, logs = self.loss(out.float() if torch.is_tensor(out) else out, light, ab)
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        if clip > 0:
-            nn.utils.clip_grad_norm_(self.trainable_parameters(), clip)
-        scaler.step(opt)
+        backward_step(loss, opt, scaler, self.trainable_parameters(), clip)
         scaler.update()
         return {"loss": float(loss.detach()), **logs}
 
@@ -65,6 +61,16 @@ class ColorModel(nn.Module):
     def validation_loss(self, light: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
         loss, logs = self.loss(self(light), light, ab)
         return {"loss": float(loss), **logs}
+
+
+def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                  params, clip: float) -> None:
+    """Scaled backward, unscale, clip the gradient norm, optimizer step (no scaler update)."""
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    if clip > 0:
+        nn.utils.clip_grad_norm_(params, clip)
+    scaler.step(opt)
 
 
 class RegressionModel(ColorModel):

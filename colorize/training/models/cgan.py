@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorize.training.models.base import ColorModel, scaled
+from colorize.training.models.base import ColorModel, backward_step, scaled
 from colorize.training.models.unet import ResNetUNet
 
 L1_WEIGHT = 100.0
@@ -73,11 +73,7 @@ class Pix2Pix(ColorModel):
                                                torch.ones_like(real_logits.float()))
             + F.binary_cross_entropy_with_logits(fake_logits.float(),
                                                  torch.zeros_like(fake_logits.float())))
-        scaler.scale(d_loss).backward()
-        scaler.unscale_(opt_d)
-        if clip > 0:
-            nn.utils.clip_grad_norm_(self.discriminator.parameters(), clip)
-        scaler.step(opt_d)
+        backward_step(d_loss, opt_d, scaler, self.discriminator.parameters(), clip)
         # generator: fool D and stay close to the truth
         opt_g.zero_grad(set_to_none=True)
         with torch.autocast(**autocast):
@@ -85,11 +81,7 @@ class Pix2Pix(ColorModel):
         adv = F.binary_cross_entropy_with_logits(logits.float(), torch.ones_like(logits.float()))
         l1 = F.l1_loss(fake.float(), ab)
         g_loss = adv + L1_WEIGHT * l1
-        scaler.scale(g_loss).backward()
-        scaler.unscale_(opt_g)
-        if clip > 0:
-            nn.utils.clip_grad_norm_(self.generator.parameters(), clip)
-        scaler.step(opt_g)
+        backward_step(g_loss, opt_g, scaler, self.generator.parameters(), clip)
         scaler.update()
         return {"loss": float(g_loss.detach()), "d_loss": float(d_loss.detach()),
                 "adv": float(adv.detach()), "l1": float(l1.detach())}

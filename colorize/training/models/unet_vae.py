@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorize.training.models.base import RegressionModel, UpBlock, conv_bn_relu, scaled
+from colorize.training.models.base import (
+    RegressionModel,
+    UpBlock,
+    backward_step,
+    conv_bn_relu,
+    scaled,
+)
 
 
 class UNetVAE(RegressionModel):
@@ -73,11 +79,7 @@ class UNetVAE(RegressionModel):
         opt.zero_grad(set_to_none=True)
         with torch.autocast(**autocast):
             loss, logs = self._vae_loss(light, ab, sample=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        if clip > 0:
-            nn.utils.clip_grad_norm_(self.parameters(), clip)
-        scaler.step(opt)
+        backward_step(loss, opt, scaler, self.parameters(), clip)
         scaler.update()
         return {"loss": float(loss.detach()), **logs}
 
