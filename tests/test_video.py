@@ -161,3 +161,15 @@ def test_frames_command(tmp_path, tiny_model, mode):
                             "--smooth", mode])
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in dst.iterdir()) == [f"f{i:04d}.png" for i in range(4)]
+
+
+def test_segment_start_end(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    info = make_clip(src, frames=30)  # a frame every 41 ms
+    dst = tmp_path / "seg.mp4"
+    r = run_video(src, dst, tiny_model, "--start", "0.3", "--end", "0.9")
+    assert r.exit_code == 0, r.output
+    expected = [p for p in info["pts"] if 300 <= p < 900]
+    b = probe(dst)
+    assert len(b["pts"]) == len(expected)
+    assert b["pts"][0] == 0 and b["audio_packets"] > 0

@@ -192,6 +192,7 @@ class _Writer(threading.Thread):
         super().__init__(name="colorize-encode", daemon=True)
         self.container, self.vout, self.audio_map, self.q = container, vout, audio_map, in_q
         self.transcode = transcode
+        self.shift_s = 0.0  # --start: timestamps are moved so the segment starts at 0
         self.error: BaseException | None = None
         self.encode_s = 0.0
         self.audio_packets = 0
@@ -209,6 +210,12 @@ class _Writer(threading.Thread):
                     self.frames += 1
                 elif kind == "audio":
                     out_stream = self.audio_map[obj.stream.index]
+                    if self.shift_s:
+                        off = int(round(self.shift_s / obj.time_base))
+                        if obj.pts is None or obj.pts - off < 0:
+                            continue  # before the segment's first video frame
+                        obj.pts -= off
+                        obj.dts = obj.dts - off if obj.dts is not None else None
                     obj.stream = out_stream
                     self.container.mux(obj)
                     self.audio_packets += 1
@@ -315,7 +322,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         chroma = ChromaMaker(kr, kb, full_range)
         stage = {"pre": 0.0, "infer": 0.0, "smooth": 0.0, "post": 0.0}
         batch: list[av.VideoFrame] = []
-        state = {"rotation_set": False, "writer": None}
+        state = {"writer": None, "shift": 0}
 
         def start_writer(first: av.VideoFrame) -> _Writer:
             rotation = getattr(first, "rotation", 0) or 0
@@ -323,6 +330,9 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 vout.set_display_rotation(rotation)
                 report.notes.append(f"rotation {rotation}° kept")
             w = _Writer(out, vout, audio_map, transcode, q_out)
+            if opts.start:
+                state["shift"] = first.pts
+                w.shift_s = float(first.pts * first.time_base)
             w.start()
             return w
 
@@ -355,7 +365,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 _set_plane(new.planes[0], _plane_array(frame.planes[0]))
                 _set_plane(new.planes[1], u)
                 _set_plane(new.planes[2], v)
-                new.pts = src_frame.pts
+                new.pts = src_frame.pts - state["shift"]
                 new.time_base = src_frame.time_base
                 stage["post"] += time.perf_counter() - tic
                 if wtr.error is not None:
