@@ -129,6 +129,14 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
     return {"pts": pts_list}
 
 
+def _luma(frame) -> np.ndarray:
+    from colorize.core.video import _plane_array
+
+    if frame.format.name not in ("yuv420p", "yuv444p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")
+    return _plane_array(frame.planes[0]).copy()
+
+
 def probe(path: Path) -> dict:
     """Frame pts, rotation, audio packet count and size of a video file."""
     import av
@@ -139,7 +147,7 @@ def probe(path: Path) -> dict:
         info = {"pts": [f.pts for f in frames], "time_base": v.time_base,
                 "width": v.codec_context.width, "height": v.codec_context.height,
                 "rotation": frames[0].rotation if frames else 0,
-                "luma": [np.array(f.reformat(format="yuv420p").planes[0]) for f in frames],
+                "luma": [_luma(f) for f in frames],
                 "frames": frames}
     with av.open(str(path)) as c:
         info["audio_packets"] = sum(1 for s in c.streams.audio for p in c.demux(s)

@@ -94,3 +94,32 @@ def test_export_cli_needs_weights(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["export", "--model", "unet", "-o", "u.onnx"])
     assert r.exit_code == 2 and "colorize train --model unet" in r.output
+
+
+def test_image_samples_for_latent_model(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+    from tests.helpers import gradient_gray
+
+    model = tiny("unet-vae").eval()
+    with torch.no_grad():  # make z matter visibly in an untrained tiny net
+        model.bottleneck[0].weight.mul_(20)
+    onnx_path = export_model(model, ckpt_for(model, "unet-vae"), tmp_path / "v.onnx",
+                             verify_sizes=((32, 32), (32, 64)), tol=1e-2).path
+    src = tmp_path / "g.png"
+    Image.fromarray(gradient_gray(32, 32)).save(src)
+    runner = CliRunner()
+    r = runner.invoke(app, ["image", str(src), "-o", str(tmp_path / "o.png"), "--model",
+                            str(onnx_path), "--samples", "2", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    a = np.asarray(Image.open(tmp_path / "o_1.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "o_2.png")).astype(int)
+    assert np.abs(a - b).max() > 0
+    from tests.helpers import make_tiny_onnx, tiny_metadata
+
+    plain = make_tiny_onnx(tmp_path / "plain.onnx", tiny_metadata())
+    r = runner.invoke(app, ["image", str(src), "-o", str(tmp_path / "x.png"), "--model",
+                            str(plain), "--samples", "2"])
+    assert r.exit_code == 2 and "latent" in r.output

@@ -43,6 +43,16 @@ ThreadsOpt = typer.Option(0, "--threads", min=0,
                           help="CPU threads for ONNX Runtime (0 = all cores).")
 
 
+def terminate_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def existing_path(path: Path, what: str) -> Path:
     if not path.exists():
         fail(f"{what} not found: {path}")

@@ -19,6 +19,7 @@ from colorize.cli.common import (
     console,
     existing_path,
     fail,
+    terminate_as_interrupt,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -92,15 +93,20 @@ def folder_command(
     failures = []
     settings = Settings(size=size, saturation=saturation)
     start = time.monotonic()
-    with make_progress(console, "img") as progress:
-        task = progress.add_task("colorize", total=len(jobs), rate=0.0, info="")
-        for result in run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality):
-            counts[result.status] += 1
-            if result.status == "failed":
-                failures.append(result.reason)
-            elapsed = time.monotonic() - start
-            progress.update(task, advance=1, rate=counts["done"] / max(elapsed, 1e-9),
-                            info=result.job.src.name[:40])
+    terminate_as_interrupt()
+    try:
+        with make_progress(console, "img") as progress:
+            task = progress.add_task("colorize", total=len(jobs), rate=0.0, info="")
+            for result in run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality):
+                counts[result.status] += 1
+                if result.status == "failed":
+                    failures.append(result.reason)
+                elapsed = time.monotonic() - start
+                progress.update(task, advance=1, rate=counts["done"] / max(elapsed, 1e-9),
+                                info=result.job.src.name[:40])
+    except KeyboardInterrupt:
+        _summary(counts, failures)
+        fail("interrupted; finished images are kept, re-run to continue", code=130)
     _summary(counts, failures)
     raise typer.Exit(1 if failures else 0)
 
@@ -127,7 +133,14 @@ def image_command(
     threads: int = ThreadsOpt,
     max_pixels: int = MaxPixelsOpt,
     quality: int = QualityOpt,
+    samples: int = typer.Option(1, "--samples", min=1,
+                                help="Models with a latent input (unet-vae): write N different "
+                                     "colorizations, OUT_1, OUT_2, ..."),
+    seed: int = typer.Option(None, "--seed", help="Latent seed (unet-vae); default: the mean "
+                                                  "colorization (z = 0) for one sample."),
 ) -> None:
+    import numpy as np
+
     from colorize.core.batch import Job, run_jobs
 
     existing_path(src, "input image")
@@ -136,8 +149,20 @@ def image_command(
     if dst.exists() and not overwrite:
         fail(f"{dst} exists; pass --overwrite to replace it", code=1)
     colorizer = _colorizer(model, device, threads)
-    settings = Settings(size=size, saturation=saturation)
-    (result,) = run_jobs([Job(src, dst)], colorizer, settings, overwrite, max_pixels, quality)
-    if result.status == "failed":
-        fail(result.reason, code=1)
-    console.print(f"wrote {dst}")
+    if (samples > 1 or seed is not None) and "z" not in colorizer.extra_inputs:
+        fail(f"model {colorizer.meta.name!r} has no latent input; --samples/--seed need "
+             "unet-vae")
+    jobs, zs = [Job(src, dst)], [None]
+    if samples > 1 or seed is not None:
+        dim = int(colorizer.meta.extra_inputs.get("z", {}).get("dim", 8))
+        rng = np.random.default_rng(seed)
+        zs = [rng.standard_normal((1, dim)).astype(np.float32) for _ in range(samples)]
+        if samples > 1:
+            jobs = [Job(src, dst.with_name(f"{dst.stem}_{i + 1}{dst.suffix}"))
+                    for i in range(samples)]
+    for job, z in zip(jobs, zs, strict=True):
+        settings = Settings(size=size, saturation=saturation, z=z)
+        (result,) = run_jobs([job], colorizer, settings, overwrite, max_pixels, quality)
+        if result.status == "failed":
+            fail(result.reason, code=1)
+        console.print(f"wrote {job.dst}")

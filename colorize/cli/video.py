@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from colorize.cli.common import (
     console,
     existing_path,
     fail,
+    terminate_as_interrupt,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -37,15 +37,6 @@ CutOpt = typer.Option(0.15, "--cut-threshold", min=0.0,
 def register(app: typer.Typer) -> None:
     app.command("video")(video_command)
     app.command("frames")(frames_command)
-
-
-def _terminate_as_interrupt() -> None:
-    """SIGTERM unwinds like Ctrl-C, so partial files are removed."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def video_command(
@@ -88,7 +79,7 @@ def video_command(
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch=batch, size=size,
                         saturation=saturation, start=start, end=end,
                         smoothing=SmootherConfig(smooth, smooth_strength, cut_threshold))
-    _terminate_as_interrupt()
+    terminate_as_interrupt()
     begin = time.monotonic()
     try:
         with make_progress(console, "frames") as progress:
@@ -136,7 +127,7 @@ def frames_command(
         colorizer = Colorizer(model, device=device, threads=threads)
     except ColorizeError as exc:
         fail(str(exc))
-    _terminate_as_interrupt()
+    terminate_as_interrupt()
     failures = 0
     try:
         with make_progress(console, "img") as progress:

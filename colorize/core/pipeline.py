@@ -18,6 +18,7 @@ GAMUT_STEPS = 6
 class Settings:
     size: int | None = None  # working size (long side); None = the model's own
     saturation: float = 1.0
+    z: np.ndarray | None = None  # latent sample for models with a z input
 
 
 def luminance_of(picture: Picture) -> np.ndarray:
@@ -106,5 +107,5 @@ def colorize_picture(picture: Picture, colorizer: Colorizer, settings: Settings)
     """Colorize one decoded picture; returns float RGB at full resolution."""
     light = luminance_of(picture)
     small = working_light(light, colorizer, settings)
-    ab = colorizer.predict(small[None, None])[0].transpose(1, 2, 0)
+    ab = colorizer.predict(small[None, None], settings.z)[0].transpose(1, 2, 0)
     return merge(light, ab, settings.saturation)
