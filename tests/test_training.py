@@ -166,7 +166,7 @@ def test_tune_decoding_picks_from_grid(tmp_path, photo_dir):
     model = tiny("lite")
     files = list_images(photo_dir)[:3]
     best, results = tune_decoding_small(model, files)
-    assert best in results and len(results) == 1 + 2 * 2
+    assert best in results and len(results) == 1 + 2 * 2 * 2
     assert all(np.isfinite(c.de76) and c.colorfulness_ratio >= 0 for c in results)
     assert float(model.mix) == pytest.approx(0.6)  # the model's own decoding is left alone
 
@@ -174,4 +174,5 @@ def test_tune_decoding_picks_from_grid(tmp_path, photo_dir):
 def tune_decoding_small(model, files):
     from colorize.training.tune import tune_decoding
 
-    return tune_decoding(model, files, size=32, mixes=(0.0, 0.5, 1.0), temperatures=(0.3, 0.6))
+    return tune_decoding(model, files, size=32, mixes=(0.0, 0.5, 1.0), temperatures=(0.3, 0.6),
+                         powers=(0.0, 1.0))

@@ -58,7 +58,9 @@ def eval_command(
                                                    "each is desaturated to make the input."),
     video: Path = typer.Option(None, "--video", help="A colour clip: compare the smoothing "
                                                      "modes on its desaturated frames."),
-    limit: int = typer.Option(None, "--limit", min=1, help="Use at most N images / frames."),
+    limit: int = typer.Option(None, "--limit", min=1,
+                              help="Use at most N images (evenly spaced over the sorted "
+                                   "folder) / the first N frames."),
     size: int = SizeOpt,
     json_out: Path = typer.Option(None, "--json", help="Write every number to this file."),
     sheet: Path = typer.Option(None, "--sheet", help="Contact sheet PNG: gray | output | truth."),
@@ -92,13 +94,13 @@ def eval_command(
 
 
 def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_count) -> None:
-    from colorize.core.evaluate import contact_sheet, evaluate_images
+    from colorize.core.evaluate import contact_sheet, evaluate_images, spread
     from colorize.core.imageio import IMAGE_SUFFIXES
 
     if not data.is_dir():
         fail(f"data folder not found: {data}")
     files = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    files = files[:limit] if limit else files
+    files = spread(files, limit)
     if not files:
         fail(f"no images under {data}")
     with make_progress(console, "img") as progress:

@@ -18,7 +18,8 @@ def tune_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="A lite checkpoint."),
     data: Path = typer.Option(..., "--data", help="Validation photos (not the training set)."),
     out: Path = typer.Option(..., "--out", help="Checkpoint to write with the chosen decoding."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Photos to use."),
+    limit: int = typer.Option(200, "--limit", min=1,
+                              help="Photos to use, evenly spaced over the sorted folder."),
     size: int = typer.Option(256, "--size", min=32, help="Working size, as at inference."),
     min_colorfulness: float = typer.Option(0.8, "--min-colorfulness",
                                            help="Required colorfulness / truth's."),
@@ -28,6 +29,7 @@ def tune_command(
     need_training_extras()
     import torch
 
+    from colorize.core.evaluate import spread
     from colorize.training.checkpoint import (
         CheckpointError,
         load_checkpoint,
@@ -40,24 +42,27 @@ def tune_command(
     try:
         ckpt = load_checkpoint(checkpoint)
         model = model_from_checkpoint(ckpt)
-        files = list_images(data)[:limit]
+        files = spread(list_images(data), limit)
     except (CheckpointError, FileNotFoundError) as exc:
         fail(str(exc))
     if not hasattr(model, "mix"):
         fail(f"model {ckpt['model_name']!r} has no tunable decoding")
     best, results = tune_decoding(model, files, size, min_colorfulness=min_colorfulness)
     table = Table(title=f"decoding on {len(files)} photos at {size}")
-    for col in ("mix", "T", "PSNR", "ΔE76", "colorful ×truth"):
+    for col in ("mix", "T", "conf power", "PSNR", "ΔE76", "colorful ×truth"):
         table.add_column(col, justify="right")
     for c in results:
         mark = " *" if c is best else ""
-        table.add_row(f"{c.mix:.2f}", f"{c.temperature:.2f}", f"{c.psnr:.2f}", f"{c.de76:.2f}",
+        table.add_row(f"{c.mix:.2f}", f"{c.temperature:.2f}", f"{c.conf_power:g}",
+                      f"{c.psnr:.2f}", f"{c.de76:.2f}",
                       f"{c.colorfulness_ratio:.2f}{mark}")
     console.print(table)
     model.mix.fill_(best.mix)
     model.temperature.fill_(best.temperature)
     ckpt["model"] = model.state_dict()
+    ckpt["model_args"] = {**ckpt["model_args"], "conf_power": best.conf_power}
     ckpt["decoding"] = {"mix": best.mix, "temperature": best.temperature,
+                        "conf_power": best.conf_power,
                         "candidates": [vars(c) for c in results]}
     ckpt.setdefault("metrics", {})
     ckpt["metrics"] = {**ckpt["metrics"], "tuned_psnr": best.psnr, "tuned_de76": best.de76,
@@ -66,5 +71,6 @@ def tune_command(
         ckpt.pop(key, None)
     save_checkpoint(out, ckpt)
     del torch
-    console.print(f"chose mix {best.mix} T {best.temperature}: PSNR {best.psnr:.2f}, ΔE76 "
-                  f"{best.de76:.2f}, colorfulness {best.colorfulness_ratio:.2f}x; wrote {out}")
+    console.print(f"chose mix {best.mix} T {best.temperature} power {best.conf_power}: "
+                  f"PSNR {best.psnr:.2f}, ΔE76 {best.de76:.2f}, colorfulness "
+                  f"{best.colorfulness_ratio:.2f}x; wrote {out}")

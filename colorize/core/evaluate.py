@@ -26,6 +26,16 @@ class EvalResult:
     sheet_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
+def spread(files: Sequence[Path], limit: int | None) -> list[Path]:
+    """At most ``limit`` files evenly spaced over the list (folders are often sorted by
+    source, so the first N would all be of one kind)."""
+    files = list(files)
+    if not limit or limit >= len(files):
+        return files
+    step = len(files) / limit
+    return [files[int(i * step)] for i in range(limit)]
+
+
 def to_u8(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 

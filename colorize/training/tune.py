@@ -28,6 +28,7 @@ from colorize.training.models.base import ColorModel
 class Candidate:
     mix: float
     temperature: float
+    conf_power: float
     psnr: float
     de76: float
     colorfulness_ratio: float
@@ -43,8 +44,9 @@ def _working(light: np.ndarray, size: int, multiple: int = 32) -> np.ndarray:
 
 @torch.no_grad()
 def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
-                  mixes: Sequence[float] = (0.0, 0.3, 0.5, 0.7, 0.9, 1.0),
-                  temperatures: Sequence[float] = (0.2, 0.3, 0.38, 0.5, 0.7),
+                  mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+                  temperatures: Sequence[float] = (0.2, 0.3, 0.38, 0.5),
+                  powers: Sequence[float] = (0.0, 1.0),
                   min_colorfulness: float = 0.8) -> tuple[Candidate, list[Candidate]]:
     model.eval()
     cached = []
@@ -59,12 +61,13 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
         cached.append((light, small.shape, model(x), truth))
     truth_cf = float(np.mean([colorfulness(t) for *_, t in cached]))
     results = []
-    old = (model.mix.clone(), model.temperature.clone())
-    for mix, temp in itertools.product(mixes, temperatures):
-        if mix == 0 and temp != temperatures[0]:
-            continue  # the temperature does not matter without the bins
+    old = (model.mix.clone(), model.temperature.clone(), model.conf_power)
+    for mix, temp, power in itertools.product(mixes, temperatures, powers):
+        if mix == 0 and (temp != temperatures[0] or power != powers[0]):
+            continue  # neither matters without the bins
         model.mix.fill_(mix)
         model.temperature.fill_(temp)
+        model.conf_power = power
         mse, de, cf = [], [], []
         for light, shape, out, truth in cached:
             ab = F.interpolate(model.decode(out), size=shape, mode="bilinear",
@@ -73,10 +76,11 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
             mse.append(np.mean((rgb.astype(np.float64) - truth) ** 2))
             de.append(delta_e76(lab_of(rgb), lab_of(truth)).mean())
             cf.append(colorfulness(rgb))
-        results.append(Candidate(mix, temp, float(10 * np.log10(255**2 / np.mean(mse))),
+        results.append(Candidate(mix, temp, power, float(10 * np.log10(255**2 / np.mean(mse))),
                                  float(np.mean(de)), float(np.mean(cf)) / truth_cf))
     model.mix.copy_(old[0])
     model.temperature.copy_(old[1])
+    model.conf_power = old[2]
     vivid = [c for c in results if c.colorfulness_ratio >= min_colorfulness]
     best = (min(vivid, key=lambda c: c.de76) if vivid
             else max(results, key=lambda c: c.colorfulness_ratio))

@@ -9,6 +9,7 @@ elsewhere. ``mix`` and ``temperature`` are buffers tuned on validation data afte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class LiteEncoder(nn.Module):
 class LiteUNet(ColorModel):
     def __init__(self, pretrained: bool = True, width: float = 1.0, reg_weight: float = 1.0,
                  cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
-                 mix: float = 0.6, temperature: float = 0.4):
+                 mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0):
         super().__init__()
         self.encoder = LiteEncoder(pretrained)
         c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
@@ -72,6 +73,7 @@ class LiteUNet(ColorModel):
         self.reg_weight = reg_weight
         self.cls_weight = cls_weight
         self.rebalance_lambda = rebalance_lambda
+        self.conf_power = float(conf_power)
 
     def forward(self, light: torch.Tensor) -> torch.Tensor:
         # TF-style ImageNet input scaling (x - 127.5) / 128 is L_norm repeated on 3 channels.
@@ -86,12 +88,16 @@ class LiteUNet(ColorModel):
     def decode(self, out: torch.Tensor, size: torch.Tensor | None = None) -> torch.Tensor:
         reg = out[:, :2] * AB_SCALE
         logits = out[:, 2:]
-        probs = F.softmax(logits, dim=1)
-        confidence = probs.max(dim=1, keepdim=True).values
         annealed = bins.annealed_mean(logits, self.centres, self.temperature)
-        weight = self.mix * torch.clamp(confidence * 2.0, max=1.0)
-        ab = weight * annealed + (1 - weight) * reg
-        return ab
+        weight = self.mix
+        if self.conf_power:
+            # confidence = 1 - normalised entropy of the bin distribution: where the bins
+            # are sure, trust their (vivid) answer; elsewhere the (safe) regression
+            logp = F.log_softmax(logits, dim=1)
+            entropy = -(logp.exp() * logp).sum(dim=1, keepdim=True)
+            confidence = 1 - entropy / math.log(logits.shape[1])
+            weight = self.mix * confidence.clamp(0, 1).pow(self.conf_power)
+        return weight * annealed + (1 - weight) * reg
 
     def colorize(self, light: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         ab = self.decode(self(light))
