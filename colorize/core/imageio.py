@@ -186,6 +186,15 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: 
     return buf.tobytes()
 
 
+def publish(tmp: str | Path, path: Path) -> None:
+    """Rename a finished temporary file onto its final name with normal file permissions
+    (mkstemp creates 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write data to path through a temporary file beside it and a rename."""
     path = Path(path)
@@ -199,7 +208,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):

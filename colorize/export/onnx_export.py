@@ -19,6 +19,7 @@ from torch import nn
 from colorize import __version__
 from colorize.core.color import AB_SCALE, L_CENTER, L_SCALE
 from colorize.core.errors import ModelError
+from colorize.core.imageio import publish
 from colorize.core.session import METADATA_FORMAT, METADATA_KEY
 from colorize.registry import get_spec
 from colorize.training.checkpoint import (
@@ -196,7 +197,7 @@ def export_model(model: ColorModel, ckpt: dict[str, Any], out: Path,
         onnx.checker.check_model(proto, full_check=True)
         onnx.save(proto, tmp)
         errors = verify(Path(tmp), model, verify_sizes, tol)
-        os.replace(tmp, out)
+        publish(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from colorize.core.imageio import publish
 from colorize.core.session import Colorizer
 from colorize.export.onnx_export import read_metadata, set_metadata
 
@@ -129,7 +130,7 @@ def _save_atomic(proto: onnx.ModelProto, dst: Path) -> None:
     try:
         onnx.save(proto, tmp)
         onnx.checker.check_model(tmp)
-        os.replace(tmp, dst)
+        publish(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from colorize.core.imageio import publish
 from colorize.training.models import build_model
 from colorize.training.models.base import ColorModel
 
@@ -27,7 +28,7 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
