@@ -43,14 +43,23 @@ ThreadsOpt = typer.Option(0, "--threads", min=0,
                           help="CPU threads for ONNX Runtime (0 = all cores).")
 
 
-def terminate_as_interrupt() -> None:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
+def interrupt_flag():
+    """SIGINT / SIGTERM set the returned event; the work loop stops at the next safe point
+    (between images, between video batches) and cleans up. A second signal interrupts at
+    once. Raising at an arbitrary point instead can leave a queue's lock held."""
     import signal
+    import threading
+
+    flag = threading.Event()
 
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
 
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    return flag
 
 
 def existing_path(path: Path, what: str) -> Path:

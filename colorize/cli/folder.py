@@ -19,7 +19,7 @@ from colorize.cli.common import (
     console,
     existing_path,
     fail,
-    terminate_as_interrupt,
+    interrupt_flag,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -93,18 +93,24 @@ def folder_command(
     failures = []
     settings = Settings(size=size, saturation=saturation)
     start = time.monotonic()
-    terminate_as_interrupt()
+    stop = interrupt_flag()
     try:
         with make_progress(console, "img") as progress:
             task = progress.add_task("colorize", total=len(jobs), rate=0.0, info="")
-            for result in run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality):
+            results = run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality)
+            for result in results:
                 counts[result.status] += 1
                 if result.status == "failed":
                     failures.append(result.reason)
                 elapsed = time.monotonic() - start
                 progress.update(task, advance=1, rate=counts["done"] / max(elapsed, 1e-9),
                                 info=result.job.src.name[:40])
+                if stop.is_set():
+                    results.close()
+                    break
     except KeyboardInterrupt:
+        stop.set()
+    if stop.is_set():
         _summary(counts, failures)
         fail("interrupted; finished images are kept, re-run to continue", code=130)
     _summary(counts, failures)

@@ -19,7 +19,7 @@ from colorize.cli.common import (
     console,
     existing_path,
     fail,
-    terminate_as_interrupt,
+    interrupt_flag,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -79,7 +79,7 @@ def video_command(
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch=batch, size=size,
                         saturation=saturation, start=start, end=end,
                         smoothing=SmootherConfig(smooth, smooth_strength, cut_threshold))
-    terminate_as_interrupt()
+    stop = interrupt_flag()
     begin = time.monotonic()
     try:
         with make_progress(console, "frames") as progress:
@@ -89,10 +89,12 @@ def video_command(
                 progress.update(task, completed=done, total=total,
                                 rate=done / max(time.monotonic() - begin, 1e-9))
 
-            report = colorize_video(src, out, colorizer, opts, on_progress)
+            report = colorize_video(src, out, colorizer, opts, on_progress, cancel=stop)
     except KeyboardInterrupt:
         fail("interrupted; no output written", code=130)
     except ColorizeError as exc:
+        if stop.is_set():
+            fail("interrupted; no output written", code=130)
         fail(str(exc), code=1)
     for note in report.notes:
         console.print(f"note: {note}", markup=False)
@@ -127,7 +129,7 @@ def frames_command(
         colorizer = Colorizer(model, device=device, threads=threads)
     except ColorizeError as exc:
         fail(str(exc))
-    terminate_as_interrupt()
+    stop = interrupt_flag()
     failures = 0
     try:
         with make_progress(console, "img") as progress:
@@ -140,10 +142,14 @@ def frames_command(
                 if result.status == "failed":
                     failures += 1
                     console.print(f"failed {result.reason}", markup=False)
+                if stop.is_set():
+                    break
     except KeyboardInterrupt:
-        fail("interrupted; finished frames are kept, re-run to continue", code=130)
+        stop.set()
     except ColorizeError as exc:
         fail(str(exc), code=1)
+    if stop.is_set():
+        fail("interrupted; finished frames are kept, re-run to continue", code=130)
     raise typer.Exit(1 if failures else 0)
 
 

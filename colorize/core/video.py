@@ -245,9 +245,11 @@ class _AudioFrame:
 
 
 def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
-                   on_progress: Callable[[int, int | None], None] | None = None
-                   ) -> VideoReport:
-    """Colorize src into dst. Raises VideoError; dst appears only when complete."""
+                   on_progress: Callable[[int, int | None], None] | None = None,
+                   cancel: threading.Event | None = None) -> VideoReport:
+    """Colorize src into dst. Raises VideoError; dst appears only when complete.
+
+    Setting ``cancel`` stops the run at the next batch (VideoError, nothing written)."""
     src, dst = Path(src), Path(dst)
     report = VideoReport()
     started = time.perf_counter()
@@ -378,6 +380,8 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
 
         pending_audio = []
         while True:
+            if cancel is not None and cancel.is_set():
+                raise VideoError(f"{src}: interrupted")
             kind, obj = q_in.get()
             if kind == "end":
                 break
