@@ -187,3 +187,21 @@ def test_ten_bit_input(tmp_path, tiny_model):
     # 10-bit luma is reduced to 8 bits once by swscale; nothing else changes it
     for ya, yb in zip(a["luma"], b["luma"], strict=True):
         assert np.abs(ya.astype(int) - yb.astype(int)).max() <= 1
+
+
+def test_eval_video_compares_modes(tmp_path, tiny_model):
+    import json
+
+    pytest.importorskip("skimage")
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=12, audio=None)
+    out = tmp_path / "v.json"
+    r = runner.invoke(app, ["eval", "--model", str(tiny_model), "--video", str(src),
+                            "--json", str(out), "--smooth-strength", "0.9"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["frames"] == 12
+    for mode in ("none", "ema", "flow"):
+        assert {"psnr", "de76", "colorfulness", "warp_error_norm", "cdc"} <= set(res[mode])
+    assert res["flow"]["warp_error_norm"] <= res["none"]["warp_error_norm"]
+    assert "warp_error_norm" in res["truth"]

@@ -65,6 +65,10 @@ def eval_command(
     json_out: Path = typer.Option(None, "--json", help="Write every number to this file."),
     sheet: Path = typer.Option(None, "--sheet", help="Contact sheet PNG: gray | output | truth."),
     sheet_count: int = typer.Option(8, "--sheet-count", min=1),
+    smooth_strength: float = typer.Option(0.8, "--smooth-strength", min=0.0, max=0.99,
+                                          help="--video: strength of ema and flow smoothing."),
+    cut_threshold: float = typer.Option(0.15, "--cut-threshold", min=0.0,
+                                        help="--video: scene-cut threshold."),
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
 ) -> None:
@@ -88,7 +92,7 @@ def eval_command(
         if video is not None:
             from colorize.cli.video import eval_video
 
-            eval_video(colorizer, video, limit, size, json_out)
+            eval_video(colorizer, video, limit, size, json_out, smooth_strength, cut_threshold)
             return
         _eval_images(colorizer, data, limit, Settings(size=size), json_out, sheet, sheet_count)
 

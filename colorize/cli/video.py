@@ -154,11 +154,13 @@ def frames_command(
 
 
 def eval_video(colorizer, clip: Path, limit: int | None, size: int | None,
-               json_out: Path | None) -> None:
+               json_out: Path | None, strength: float = 0.8, cut_threshold: float = 0.15
+               ) -> None:
     from colorize.core.video_eval import evaluate_clip
 
     try:
-        res = evaluate_clip(colorizer, clip, limit=limit, size=size)
+        res = evaluate_clip(colorizer, clip, strength=strength, cut_threshold=cut_threshold,
+                            limit=limit, size=size)
     except ColorizeError as exc:
         fail(str(exc), code=1)
     table = Table(title=f"{colorizer.meta.name} on {clip} ({res['frames']} frames, desaturated)")
