@@ -52,32 +52,37 @@ def _linear_rgb(lab: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b], axis=-1)
 
 
+def _inside(rgb: np.ndarray) -> np.ndarray:
+    return np.all((rgb >= -1e-3) & (rgb <= 1 + 1e-3), axis=-1)
+
+
 def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Shrink each pixel's chroma (hue kept) until (L, ab) is a displayable sRGB colour.
 
-    Done at working resolution: clipping RGB instead would change the luminance.
+    Done at working resolution: clipping RGB instead would change the luminance. Only the
+    pixels found outside the gamut are bisected.
     """
-    ab = np.clip(ab, AB_MIN, AB_MAX)
-    lo = np.zeros(light.shape, np.float32)
-    hi = np.ones(light.shape, np.float32)
-    full = _linear_rgb(np.dstack([light, ab]))
-    ok = np.all((full >= -1e-3) & (full <= 1 + 1e-3), axis=-1)
-    lo[ok] = 1.0
+    ab = np.clip(ab, AB_MIN, AB_MAX).astype(np.float32)
+    bad = ~_inside(_linear_rgb(np.concatenate([light[..., None], ab], axis=-1)))
+    if not bad.any():
+        return ab
+    lb, abb = light[bad], ab[bad]
+    lo = np.zeros(lb.shape, np.float32)
+    hi = np.ones(lb.shape, np.float32)
     for _ in range(GAMUT_STEPS):
         mid = (lo + hi) / 2
-        rgb = _linear_rgb(np.dstack([light, ab * mid[..., None]]))
-        inside = np.all((rgb >= -1e-3) & (rgb <= 1 + 1e-3), axis=-1)
-        lo = np.where(inside | ok, np.maximum(lo, mid), lo)
-        hi = np.where(inside | ok, hi, mid)
-    return (ab * lo[..., None]).astype(np.float32)
+        inside = _inside(_linear_rgb(np.concatenate([lb[:, None], abb * mid[:, None]], axis=1)))
+        lo = np.where(inside, mid, lo)
+        hi = np.where(inside, hi, mid)
+    ab[bad] = abb * lo[:, None]
+    return ab
 
 
 def out_of_gamut(lab: np.ndarray, rows: int = 512) -> np.ndarray:
     """Mask of the pixels whose (L, a, b) has no sRGB colour, computed in strips."""
     mask = np.zeros(lab.shape[:2], bool)
     for y in range(0, lab.shape[0], rows):
-        rgb = _linear_rgb(lab[y:y + rows])
-        mask[y:y + rows] = np.any((rgb < -1e-3) | (rgb > 1 + 1e-3), axis=-1)
+        mask[y:y + rows] = ~_inside(_linear_rgb(lab[y:y + rows]))
     return mask
 
 
