@@ -27,8 +27,6 @@ def tune_command(
     """Score every (mix, temperature) pair at full resolution and keep the most accurate one
     that is colourful enough."""
     need_training_extras()
-    import torch
-
     from colorize.core.evaluate import spread
     from colorize.training.checkpoint import (
         CheckpointError,
@@ -70,7 +68,6 @@ def tune_command(
     for key in ("optimizers", "scaler", "rng"):
         ckpt.pop(key, None)
     save_checkpoint(out, ckpt)
-    del torch
     console.print(f"chose mix {best.mix} T {best.temperature} power {best.conf_power}: "
                   f"PSNR {best.psnr:.2f}, ΔE76 {best.de76:.2f}, colorfulness "
                   f"{best.colorfulness_ratio:.2f}x; wrote {out}")
