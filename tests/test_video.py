@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -126,6 +127,40 @@ def test_smoothing_reduces_flicker_and_resets_at_cut():
     other = np.zeros_like(base)
     out = sm(light * 0.2, other)
     assert sm.cuts == 1 and np.abs(out).max() == 0
+
+
+def test_flow_smoothing_steadies_hue_without_washing_colour_out():
+    light = np.full((48, 64), 40, np.float32)
+    light[::4] = 60  # stripes so the flow is defined
+    red = np.dstack([np.full((48, 64), 30.0), np.zeros((48, 64))]).astype(np.float32)
+    yellow = red[..., ::-1].copy()
+    outs = {}
+    for mode in ("ema", "flow"):
+        sm = Smoother(SmootherConfig(mode, 0.9, 0.15))
+        outs[mode] = [sm(light, red if i % 2 else yellow) for i in range(30)][-1]
+    chroma = {m: float(np.hypot(o[..., 0], o[..., 1]).mean()) for m, o in outs.items()}
+    assert chroma["flow"] > 0.95 * 30  # the two hues average, the chroma stays
+    assert chroma["ema"] < 0.8 * 30  # plain vector averaging shrinks it
+
+
+def test_flow_smoothing_does_not_smear_a_moving_object():
+    rng = np.random.default_rng(1)
+    texture = rng.uniform(20, 40, (64, 96)).astype(np.float32)
+    texture = cv2.GaussianBlur(texture, (0, 0), 1.5)
+    background = np.array([-10.0, -30.0], np.float32)
+    box_colour = np.array([40.0, 30.0], np.float32)
+    sm = Smoother(SmootherConfig("flow", 0.95, 0.15))
+    for t in range(12):
+        x0 = 10 + 4 * t
+        light = texture.copy()
+        light[20:44, x0:x0 + 16] = 85
+        ab = np.broadcast_to(background, (64, 96, 2)).copy()
+        ab[20:44, x0:x0 + 16] = box_colour
+        out = sm(light, ab)
+    vacated = out[24:40, x0 - 4:x0 - 1]  # where the box was one frame ago
+    assert np.abs(vacated - background).max(axis=-1).mean() < 8
+    inside = out[24:40, x0 + 3:x0 + 13]
+    assert np.abs(inside - box_colour).max(axis=-1).mean() < 8
 
 
 def test_interrupt_leaves_nothing_under_final_name(tmp_path, tiny_model):

@@ -12,6 +12,7 @@ from rich.table import Table
 from colorize.cli.common import DeviceOpt, SizeOpt, ThreadsOpt, console, fail
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
+from colorize.core.smoothing import DEFAULT_STRENGTH
 
 
 def register(app: typer.Typer) -> None:
@@ -65,7 +66,7 @@ def eval_command(
     json_out: Path = typer.Option(None, "--json", help="Write every number to this file."),
     sheet: Path = typer.Option(None, "--sheet", help="Contact sheet PNG: gray | output | truth."),
     sheet_count: int = typer.Option(8, "--sheet-count", min=1),
-    smooth_strength: float = typer.Option(0.8, "--smooth-strength", min=0.0, max=0.99,
+    smooth_strength: float = typer.Option(DEFAULT_STRENGTH, "--smooth-strength", min=0.0, max=0.99,
                                           help="--video: strength of ema and flow smoothing."),
     cut_threshold: float = typer.Option(0.15, "--cut-threshold", min=0.0,
                                         help="--video: scene-cut threshold."),

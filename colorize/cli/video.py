@@ -23,11 +23,12 @@ from colorize.cli.common import (
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
+from colorize.core.smoothing import DEFAULT_STRENGTH
 
 SmoothOpt = typer.Option("flow", "--smooth",
                          help="Temporal chroma smoothing: none | ema | flow (optical-flow "
                               "guided, the default).")
-StrengthOpt = typer.Option(0.8, "--smooth-strength", min=0.0, max=0.99,
+StrengthOpt = typer.Option(DEFAULT_STRENGTH, "--smooth-strength", min=0.0, max=0.99,
                            help="How much of the previous frame's colour is carried over.")
 CutOpt = typer.Option(0.15, "--cut-threshold", min=0.0,
                       help="Scene-cut threshold (mean luma change, 0-1) that resets "
@@ -154,8 +155,8 @@ def frames_command(
 
 
 def eval_video(colorizer, clip: Path, limit: int | None, size: int | None,
-               json_out: Path | None, strength: float = 0.8, cut_threshold: float = 0.15
-               ) -> None:
+               json_out: Path | None, strength: float = DEFAULT_STRENGTH,
+               cut_threshold: float = 0.15) -> None:
     from colorize.core.video_eval import evaluate_clip
 
     try:

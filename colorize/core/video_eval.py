@@ -14,7 +14,7 @@ from colorize.core.errors import VideoError
 from colorize.core.metrics import colorfulness, delta_e76, lab_of
 from colorize.core.pipeline import fit_gamut
 from colorize.core.session import Colorizer
-from colorize.core.smoothing import Smoother, SmootherConfig
+from colorize.core.smoothing import DEFAULT_STRENGTH, Smoother, SmootherConfig
 from colorize.core.temporal import cdc, warp_error
 from colorize.core.video import ChromaMaker, _plane_array, _set_plane, _ycbcr_coeffs
 
@@ -63,7 +63,7 @@ def _measure(rgbs: Sequence[np.ndarray], truths: Sequence[np.ndarray],
 
 def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("none", "ema",
                                                                               "flow"),
-                  strength: float = 0.8, cut_threshold: float = 0.15,
+                  strength: float = DEFAULT_STRENGTH, cut_threshold: float = 0.15,
                   limit: int | None = None, size: int | None = None) -> dict[str, dict]:
     frames, colorspace = _decode(clip, limit)
     if len(frames) < 2:
