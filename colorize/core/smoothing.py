@@ -75,7 +75,9 @@ class FlowWarper:
 
 def chroma_of(ab: np.ndarray) -> np.ndarray:
     """Per-pixel chroma |ab|, shape (h, w, 1)."""
-    return np.sqrt(np.sum(ab * ab, axis=-1, keepdims=True))
+    # cv2.magnitude on the two planes is ~10x faster than numpy's sum over the last axis
+    return cv2.magnitude(np.ascontiguousarray(ab[..., 0]),
+                         np.ascontiguousarray(ab[..., 1]))[..., None]
 
 
 @dataclass
@@ -107,6 +109,7 @@ class Smoother:
 
     def __call__(self, light: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """light (h, w) CIELAB L, ab (h, w, 2) -> smoothed ab (h, w, 2)."""
+        ab = np.asarray(ab, np.float32)
         luma = luma_u8(light)
         if self.prev_luma is not None and is_scene_cut(self.prev_luma, luma,
                                                        self.cfg.cut_threshold):

@@ -9,7 +9,6 @@ import av
 import cv2
 import numpy as np
 
-from colorize.core.color import gray_to_l
 from colorize.core.errors import VideoError
 from colorize.core.metrics import colorfulness, delta_e76, lab_of
 from colorize.core.pipeline import fit_gamut
@@ -74,9 +73,7 @@ def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("non
     truths = [f.to_ndarray(format="rgb24") for f in frames]
     grays = [_small(_plane_array(f.planes[0])).copy() for f in frames]
     wh, ww = colorizer.working_shape(height, width, size)
-    lights = [gray_to_l(chroma.luma_to_unit(cv2.resize(_plane_array(f.planes[0]), (ww, wh),
-                                                       interpolation=cv2.INTER_AREA)))
-              for f in frames]
+    lights = [chroma.light(_plane_array(f.planes[0]), (ww, wh)) for f in frames]
     preds = []
     for i in range(0, len(lights), 8):
         preds.extend(colorizer.predict(np.stack(lights[i:i + 8])[:, None]))
