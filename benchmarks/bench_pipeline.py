@@ -16,6 +16,7 @@ import argparse
 import json
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--model", default=None)
     ap.add_argument("--preset", default="veryfast")
+    ap.add_argument("--repeats", type=int, default=3, help="video runs (median reported)")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
     args = ap.parse_args()
@@ -131,20 +133,32 @@ def main() -> None:
         clip = tmp / "clip720.mp4"
         frames = make_clip(args.clip, clip, 1280, 720, args.seconds)
         opts = VideoOptions(preset=args.preset, smoothing=SmootherConfig("flow"))
-        trans = transcode_only(clip, tmp / "trans.mp4", opts)
-        model_v = video_model_only(col, clip, None, opts.batch)
-        t = time.perf_counter()
-        report = colorize_video(clip, tmp / "out.mp4", col, opts)
-        e2e_v = time.perf_counter() - t
-        res["video"] = {"frames": frames, "e2e_s": e2e_v, "model_only_s": model_v,
-                        "transcode_only_s": trans, "fps": frames / e2e_v,
-                        "overhead_ratio": e2e_v / (model_v + trans),
-                        "gpu_bound_ratio": e2e_v / max(model_v, trans),
-                        "stages_s": report.stage_s}
-        print(f"video 720p {frames} frames: e2e {e2e_v:.1f}s ({frames / e2e_v:.1f} fps), "
-              f"model-only {model_v:.1f}s, transcode-only {trans:.1f}s, overhead ratio "
-              f"{e2e_v / (model_v + trans):.2f}")
-        print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items()))
+        # the three runs interleaved, --repeats times: this machine's speed drifts by 20 %
+        # between minutes, so each figure is a median and the ratio is the median ratio
+        runs = []
+        for _ in range(args.repeats):
+            trans = transcode_only(clip, tmp / "trans.mp4", opts)
+            model_v = video_model_only(col, clip, None, opts.batch)
+            t = time.perf_counter()
+            report = colorize_video(clip, tmp / "out.mp4", col, opts)
+            e2e_v = time.perf_counter() - t
+            runs.append({"e2e_s": e2e_v, "model_only_s": model_v, "transcode_only_s": trans,
+                         "overhead_ratio": e2e_v / (model_v + trans),
+                         "stages_s": report.stage_s})
+            print(f"  run: e2e {e2e_v:.1f}s, model-only {model_v:.1f}s, transcode-only "
+                  f"{trans:.1f}s, ratio {e2e_v / (model_v + trans):.2f}")
+        med = {k: statistics.median(r[k] for r in runs)
+               for k in ("e2e_s", "model_only_s", "transcode_only_s", "overhead_ratio")}
+        stages = {k: statistics.median(r["stages_s"][k] for r in runs) for k in report.stage_s}
+        res["video"] = {"frames": frames, **med, "fps": frames / med["e2e_s"],
+                        "gpu_bound_ratio": med["e2e_s"] / max(med["model_only_s"],
+                                                              med["transcode_only_s"]),
+                        "stages_s": stages, "runs": runs}
+        print(f"video 720p {frames} frames (median of {len(runs)}): e2e {med['e2e_s']:.1f}s "
+              f"({frames / med['e2e_s']:.1f} fps), model-only {med['model_only_s']:.1f}s, "
+              f"transcode-only {med['transcode_only_s']:.1f}s, overhead ratio "
+              f"{med['overhead_ratio']:.2f}")
+        print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
 
         if not args.skip_memory:
             big = tmp / "scan24mp.png"
