@@ -108,9 +108,10 @@ def main() -> None:
     ap.add_argument("--preset", default="veryfast")
     ap.add_argument("--repeats", type=int, default=3, help="video runs (median reported)")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--spin", action="store_true", help="let ORT's threads busy-wait")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
     args = ap.parse_args()
-    col = Colorizer(args.model, device="cpu")
+    col = Colorizer(args.model, device="cpu", spinning=args.spin)
     res: dict = {"model": col.meta.name}
     tmp = Path(tempfile.mkdtemp())
     try:

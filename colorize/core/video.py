@@ -249,6 +249,27 @@ class _Writer(threading.Thread):
                 pass
 
 
+class _Finisher(threading.Thread):
+    """Runs fn on each queued item in order (smoothing and chroma planes for a batch, or
+    forwarding audio), so that this work overlaps the next batch's inference."""
+
+    def __init__(self, fn: Callable[[tuple], None], in_q: queue.Queue):
+        super().__init__(name="colorize-finish", daemon=True)
+        self.fn, self.q = fn, in_q
+        self.error: BaseException | None = None
+        self.abort = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while (item := self.q.get()) is not SENTINEL:
+                if not self.abort.is_set():
+                    self.fn(item)
+        except BaseException as exc:
+            self.error = exc
+            while self.q.get() is not SENTINEL:  # drain so the producer never blocks
+                pass
+
+
 @dataclass
 class _AudioFrame:
     index: int
@@ -354,7 +375,6 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 return
             if state["writer"] is None:
                 state["writer"] = start_writer(batch[0])
-            wtr = state["writer"]
             tic = time.perf_counter()
             frames = [f if f.format.name == out_fmt else f.reformat(format=out_fmt)
                       for f in batch]
@@ -365,7 +385,18 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             tic = time.perf_counter()
             ab = colorizer.predict(np.stack(small)[:, None])
             stage["infer"] += time.perf_counter() - tic
-            for src_frame, frame, light, ab_i in zip(batch, frames, small, ab, strict=True):
+            if finisher.error is not None:
+                raise finisher.error
+            q_fin.put(("batch", (list(batch), frames, small, ab)))
+            batch.clear()
+
+        def finish(item: tuple) -> None:
+            kind, obj = item
+            if kind != "batch":
+                q_out.put(item)  # audio, kept in order with the video around it
+                return
+            wtr = state["writer"]
+            for src_frame, frame, light, ab_i in zip(*obj, strict=True):
                 tic = time.perf_counter()
                 ab_s = smoother(light, ab_i.transpose(1, 2, 0) * opts.saturation)
                 stage["smooth"] += time.perf_counter() - tic
@@ -386,8 +417,10 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 report.frames += 1
                 if on_progress:
                     on_progress(report.frames, total)
-            batch.clear()
 
+        q_fin: queue.Queue = queue.Queue(maxsize=2)
+        finisher = _Finisher(finish, q_fin)
+        finisher.start()
         pending_audio = []
         while True:
             if cancel is not None and cancel.is_set():
@@ -405,19 +438,20 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 if len(batch) >= opts.batch:
                     flush()
                     for item in pending_audio:
-                        q_out.put(item)
+                        q_fin.put(item)
                     pending_audio.clear()
-            elif kind == "audio":
-                item = ("audio", obj)
-                (q_out.put(item) if state["writer"] else pending_audio.append(item))
-            elif kind == "audio_frame":
-                item = ("audio_frame", obj)
-                (q_out.put(item) if state["writer"] else pending_audio.append(item))
+            elif kind in ("audio", "audio_frame"):
+                item = (kind, obj)
+                (q_fin.put(item) if state["writer"] else pending_audio.append(item))
         flush()
         if state["writer"] is None:
             raise VideoError(f"{src}: no video frames decoded")
         for item in pending_audio:
-            q_out.put(item)
+            q_fin.put(item)
+        q_fin.put(SENTINEL)
+        finisher.join()
+        if finisher.error is not None:
+            raise finisher.error
         q_out.put(SENTINEL)
         writer = state["writer"]
         writer.join()
@@ -438,6 +472,11 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         if reader is not None:
             reader.stop.set()
             reader.join(timeout=10)
+        fin = locals().get("finisher")
+        if fin is not None and fin.is_alive():
+            fin.abort.set()
+            q_fin.put(SENTINEL)
+            fin.join(timeout=30)
         wtr = state.get("writer") if "state" in locals() else None
         if wtr is not None and wtr.is_alive():
             q_out.put(SENTINEL)  # the writer drains until it sees this
