@@ -11,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from colorize.cli.app import app
+from colorize.core.color import gray_to_l, lab_to_rgb
 from colorize.core.smoothing import Smoother, SmootherConfig
+from colorize.core.video import ChromaMaker
 from tests.helpers import make_clip, probe
 
 runner = CliRunner()
@@ -240,3 +242,24 @@ def test_eval_video_compares_modes(tmp_path, tiny_model):
         assert {"psnr", "de76", "colorfulness", "warp_error_norm", "cdc"} <= set(res[mode])
     assert res["flow"]["warp_error_norm"] <= res["none"]["warp_error_norm"]
     assert "warp_error_norm" in res["truth"]
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+def test_chroma_maker_fast_paths_match_the_formulas(full_range):
+    rng = np.random.default_rng(3)
+    kr, kb = 0.2126, 0.0722
+    cm = ChromaMaker(kr, kb, full_range)
+    y = rng.integers(0, 256, (90, 160), dtype=np.uint8)
+    small = cv2.resize(y, (64, 36), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(cm.light(y, (64, 36)), gray_to_l(cm.luma_to_unit(small)))
+    light = rng.uniform(5, 95, (36, 64)).astype(np.float32)
+    ab = rng.normal(0, 15, (36, 64, 2)).astype(np.float32)
+    u, v = cm.planes(light, ab, (80, 45))
+    rgb = lab_to_rgb(np.dstack([light, ab]))
+    luma = kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
+    scale = 255.0 if full_range else 224.0
+    ref_u = cv2.resize(0.5 * (rgb[..., 2] - luma) / (1 - kb) * scale + 128, (80, 45))
+    ref_v = cv2.resize(0.5 * (rgb[..., 0] - luma) / (1 - kr) * scale + 128, (80, 45))
+    # quantised before the upsampling (<= 0.5) and after it (<= 0.5, plus fixed-point error)
+    assert np.abs(u - ref_u).max() <= 1.25 and np.abs(v - ref_v).max() <= 1.25
+    assert abs(float(u.mean()) - float(ref_u.mean())) < 0.1
