@@ -29,13 +29,19 @@ class ModelSpec:
     working_size: int
     default_args: dict[str, Any] = field(default_factory=dict)
     bundled: str | None = None  # file name in colorize/weights
+    # other bundled files of the same weights, selected as NAME:VARIANT (e.g. lite:int8)
+    variants: dict[str, str] = field(default_factory=dict)
 
-    def bundled_path(self) -> Path | None:
-        """Path of the bundled ONNX file, or None when this model ships no weights."""
-        if not self.bundled:
+    def bundled_path(self, variant: str | None = None) -> Path | None:
+        """Path of the bundled ONNX file (or of a variant), None when it is not shipped."""
+        fname = self.variants.get(variant) if variant else self.bundled
+        if not fname:
             return None
-        path = Path(str(resources.files("colorize.weights").joinpath(self.bundled)))
+        path = Path(str(resources.files("colorize.weights").joinpath(fname)))
         return path if path.is_file() else None
+
+    def bundled_variants(self) -> list[str]:
+        return [v for v in self.variants if self.bundled_path(v) is not None]
 
     def bundled_checkpoint(self) -> Path | None:
         """The weights-only checkpoint the bundled ONNX was exported from, when shipped."""
@@ -142,4 +148,5 @@ register(ModelSpec(
     working_size=256,
     default_args={"pretrained": True, "width": 1.0},
     bundled="lite.onnx",
+    variants={"int8": "lite_int8.onnx"},
 ))

@@ -72,3 +72,21 @@ def test_not_an_onnx_file(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ModelError, match="cannot load"):
         Colorizer(path)
+
+
+def test_bundled_variants_resolve_by_name_colon_variant():
+    from dataclasses import replace
+
+    from colorize.core.session import resolve_model
+    from colorize.registry import get_spec
+
+    lite = get_spec("lite")
+    assert resolve_model("lite") == lite.bundled_path() and lite.bundled_path().is_file()
+    with pytest.raises(ModelError, match="no bundled 'fp64' variant"):
+        resolve_model("lite:fp64")
+    spec = replace(lite, variants={"alias": "lite.onnx", "absent": "nope.onnx"})
+    assert spec.bundled_path("alias") == lite.bundled_path()
+    assert spec.bundled_path("absent") is None
+    assert spec.bundled_variants() == ["alias"]
+    for name in lite.bundled_variants():  # whatever variants ship must load
+        assert Colorizer(f"lite:{name}").meta.name == "lite"

@@ -26,8 +26,9 @@ def need_training_extras() -> None:
 
 
 ModelOpt = typer.Option(None, "--model", "-m",
-                        help="Registered model name (see `colorize models`) or a path to an "
-                             ".onnx file. Default: the bundled default model.")
+                        help="Registered model name (see `colorize models`), NAME:VARIANT for "
+                             "a bundled variant (lite:int8), or a path to an .onnx file. "
+                             "Default: the bundled default model.")
 DeviceOpt = typer.Option("auto", "--device",
                          help="auto | cpu | cuda | tensorrt. auto picks TensorRT, then CUDA, "
                               "then CPU among the providers ONNX Runtime has.")

@@ -23,6 +23,9 @@ def models_command() -> None:
         path = spec.bundled_path()
         size = f"{path.stat().st_size / 1e6:.1f} MB" if path else "-"
         label = f"{name} (default)" if name == DEFAULT_MODEL else name
-        table.add_row(label, spec.family, spec.output, "yes" if path else "no",
+        bundled = "yes" if path else "no"
+        if path and spec.bundled_variants():
+            bundled += " (+ " + ", ".join(f"{name}:{v}" for v in spec.bundled_variants()) + ")"
+        table.add_row(label, spec.family, spec.output, bundled,
                       str(spec.working_size), size, spec.description)
     Console().print(table)

@@ -86,7 +86,7 @@ def select_providers(device: str, available: Sequence[str]) -> list[str]:
 
 
 def resolve_model(model: str | Path | None) -> Path:
-    """A registry name or an .onnx path -> the ONNX file to load."""
+    """A registry name (NAME or NAME:VARIANT, e.g. lite:int8) or an .onnx path -> the file."""
     if model is None:
         model = DEFAULT_MODEL
     text = str(model)
@@ -95,11 +95,17 @@ def resolve_model(model: str | Path | None) -> Path:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         return path
+    name, _, variant = text.partition(":")
     try:
-        spec = get_spec(text)
+        spec = get_spec(name)
     except UnknownModelError as exc:
         raise ModelError(str(exc)) from None
-    path = spec.bundled_path()
+    path = spec.bundled_path(variant or None)
+    if path is None and variant:
+        shipped = ", ".join(f"{spec.name}:{v}" for v in spec.bundled_variants()) or "none"
+        raise ModelError(f"model {name!r} has no bundled {variant!r} variant (shipped: "
+                         f"{shipped}); export one with colorize export --model {name} "
+                         f"--precision {variant} and pass the .onnx path")
     if path is None:
         raise ModelError(f"model {text!r} has no bundled weights; train it "
                          f"(colorize train --model {text}), export it (colorize export "
