@@ -48,3 +48,17 @@ def test_cdc_and_warp_error_zero_for_static_clip():
     assert cdc([frame] * 6) == 0
     raw, norm = warp_error([ab] * 3, [gray] * 3)
     assert raw == pytest.approx(0, abs=1e-6)
+
+
+def test_spread_and_held_out_never_overlap():
+    from pathlib import Path
+
+    from colorize.core.evaluate import held_out, spread
+
+    files = [Path(f"{i:04d}.jpg") for i in range(1000)]
+    evaluated = spread(files, 400)
+    assert len(set(evaluated)) == 400 and evaluated[0] == files[0]
+    assert evaluated[-1] != files[-1]  # spaced over the whole list, not the first 400
+    tuned = held_out(files, 150, exclude=400)
+    assert len(set(tuned)) == 150 and not set(tuned) & set(evaluated)
+    assert held_out(files, 150, exclude=0) == spread(files, 150)

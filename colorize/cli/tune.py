@@ -23,11 +23,14 @@ def tune_command(
     size: int = typer.Option(256, "--size", min=32, help="Working size, as at inference."),
     min_colorfulness: float = typer.Option(0.8, "--min-colorfulness",
                                            help="Required colorfulness / truth's."),
+    exclude_eval: int = typer.Option(0, "--exclude-eval", min=0,
+                                     help="Leave out the N photos that `colorize eval --limit "
+                                          "N` scores, so the decoding is not tuned on them."),
 ) -> None:
     """Score every (mix, temperature) pair at full resolution and keep the most accurate one
     that is colourful enough."""
     need_training_extras()
-    from colorize.core.evaluate import spread
+    from colorize.core.evaluate import held_out
     from colorize.training.checkpoint import (
         CheckpointError,
         load_checkpoint,
@@ -40,7 +43,7 @@ def tune_command(
     try:
         ckpt = load_checkpoint(checkpoint)
         model = model_from_checkpoint(ckpt)
-        files = spread(list_images(data), limit)
+        files = held_out(list_images(data), limit, exclude_eval)
     except (CheckpointError, FileNotFoundError) as exc:
         fail(str(exc))
     if not hasattr(model, "mix"):

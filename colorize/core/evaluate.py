@@ -36,6 +36,13 @@ def spread(files: Sequence[Path], limit: int | None) -> list[Path]:
     return [files[int(i * step)] for i in range(limit)]
 
 
+def held_out(files: Sequence[Path], limit: int | None, exclude: int) -> list[Path]:
+    """Like spread(files, limit), but never one of spread(files, exclude): the photos that
+    `colorize eval --limit exclude` scores stay out of tuning."""
+    held = set(spread(files, exclude)) if exclude else set()
+    return spread([f for f in files if f not in held], limit)
+
+
 def to_u8(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
