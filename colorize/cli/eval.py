@@ -26,6 +26,13 @@ def _onnx_for(model: str | None, tmp: Path) -> Path:
     model = model or DEFAULT_MODEL
     if model.endswith(".onnx"):
         return Path(model)
+    if ":" in model and not model.endswith(".pt"):  # a bundled variant, e.g. lite:int8
+        from colorize.core.session import resolve_model
+
+        try:
+            return resolve_model(model)
+        except ColorizeError as exc:
+            fail(str(exc))
     if model.endswith(".pt"):
         ckpt_path, name = Path(model), None
     else:
