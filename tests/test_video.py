@@ -242,6 +242,9 @@ def test_eval_video_compares_modes(tmp_path, tiny_model):
         assert {"psnr", "de76", "colorfulness", "warp_error_norm", "cdc"} <= set(res[mode])
     assert res["flow"]["warp_error_norm"] <= res["none"]["warp_error_norm"]
     assert "warp_error_norm" in res["truth"]
+    # the gray baseline: the decoded luma with neutral chroma, scored the same way
+    assert res["gray"]["colorfulness"] < 1.0 < res["truth"]["colorfulness"]
+    assert res["gray"]["psnr"] > 10 and res["gray"]["de76"] > 0
 
 
 @pytest.mark.parametrize("full_range", [False, True])

@@ -169,9 +169,10 @@ def eval_video(colorizer, clip: Path, limit: int | None, size: int | None,
     table.add_column("smoothing")
     for c in cols:
         table.add_column(c, justify="right")
-    for mode in ("none", "ema", "flow", "truth"):
+    for mode in ("none", "ema", "flow", "gray", "truth"):
         row = res[mode]
-        table.add_row(mode, *(f"{row[c]:.4g}" if c in row else "-" for c in cols))
+        label = "gray (ab = 0)" if mode == "gray" else mode
+        table.add_row(label, *(f"{row[c]:.4g}" if c in row else "-" for c in cols))
     console.print(table)
     if json_out:
         json_out.write_text(json.dumps(res, indent=1))

@@ -47,6 +47,17 @@ def _small(img: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
+def _frame_rgb(frame: av.VideoFrame, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The decoded luma with new chroma planes, as the player would show it (8-bit RGB)."""
+    new = av.VideoFrame(frame.width, frame.height, "yuv420p")
+    _set_plane(new.planes[0], _plane_array(frame.planes[0]))
+    _set_plane(new.planes[1], u)
+    _set_plane(new.planes[2], v)
+    new.colorspace = frame.colorspace
+    new.color_range = frame.color_range
+    return new.to_ndarray(format="rgb24")
+
+
 def _measure(rgbs: Sequence[np.ndarray], truths: Sequence[np.ndarray],
              grays: Sequence[np.ndarray]) -> dict[str, float]:
     mse = float(np.mean([np.mean((a.astype(np.float64) - b) ** 2)
@@ -79,6 +90,10 @@ def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("non
         preds.extend(colorizer.predict(np.stack(lights[i:i + 8])[:, None]))
     results = {"truth": {"colorfulness": float(np.mean([colorfulness(t) for t in truths])),
                          "cdc": cdc(truths)}}
+    neutral = np.full((frames[0].planes[1].height, frames[0].planes[1].width), 128, np.uint8)
+    gray_rgbs = [_frame_rgb(f, neutral, neutral) for f in frames]
+    results["gray"] = {k: v for k, v in _measure(gray_rgbs, truths, grays).items()
+                       if k in ("psnr", "de76", "colorfulness")}
     truth_labs = [lab_of(_small(t)) for t in truths]
     raw, norm = warp_error([lab[..., 1:] for lab in truth_labs], grays)
     results["truth"].update(warp_error=raw, warp_error_norm=norm)
@@ -88,13 +103,7 @@ def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("non
         for frame, light, ab in zip(frames, lights, preds, strict=True):
             ab_s = fit_gamut(light, smoother(light, ab.transpose(1, 2, 0)))
             u, v = chroma.planes(light, ab_s, (frame.planes[1].width, frame.planes[1].height))
-            new = av.VideoFrame(width, height, "yuv420p")
-            _set_plane(new.planes[0], _plane_array(frame.planes[0]))
-            _set_plane(new.planes[1], u)
-            _set_plane(new.planes[2], v)
-            new.colorspace = frame.colorspace
-            new.color_range = frame.color_range
-            rgbs.append(new.to_ndarray(format="rgb24"))
+            rgbs.append(_frame_rgb(frame, u, v))
         results[mode] = _measure(rgbs, truths, grays)
         results[mode]["cuts"] = smoother.cuts
     results["frames"] = len(frames)
