@@ -74,7 +74,7 @@ def video_command(
     if out.exists() and not overwrite:
         fail(f"{out} exists; pass --overwrite to replace it", code=1)
     try:
-        colorizer = Colorizer(model, device=device, threads=threads)
+        colorizer = Colorizer(model, device=device, threads=threads, spinning=False)
     except ColorizeError as exc:
         fail(str(exc))
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch=batch, size=size,

@@ -93,8 +93,9 @@ class LiteUNet(ColorModel):
         if self.conf_power:
             # confidence = 1 - normalised entropy of the bin distribution: where the bins
             # are sure, trust their (vivid) answer; elsewhere the (safe) regression
-            logp = F.log_softmax(logits, dim=1)
-            entropy = -(logp.exp() * logp).sum(dim=1, keepdim=True)
+            # bins last, as in bins.annealed_mean: ORT's channel-axis (Log)Softmax is slow
+            logp = F.log_softmax(logits.permute(0, 2, 3, 1), dim=-1)
+            entropy = -(logp.exp() * logp).sum(dim=-1).unsqueeze(1)
             confidence = 1 - entropy / math.log(logits.shape[1])
             weight = self.mix * confidence.clamp(0, 1).pow(self.conf_power)
         return weight * annealed + (1 - weight) * reg
