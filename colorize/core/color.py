@@ -17,6 +17,14 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
 
 
+def join_lab(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """L (...) and ab (..., 2) -> float32 Lab (..., 3), without np.concatenate's slow path."""
+    lab = np.empty((*light.shape, 3), np.float32)
+    lab[..., 0] = light
+    lab[..., 1:] = ab
+    return lab
+
+
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """float32 Lab -> float32 sRGB clipped to [0, 1]. ab is clipped to the valid range first."""
     lab = np.ascontiguousarray(lab, dtype=np.float32).copy()

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from colorize.core.color import AB_MAX, AB_MIN, gray_to_l, lab_to_rgb, rgb_to_lab
+from colorize.core.color import (
+    AB_MAX,
+    AB_MIN,
+    gray_to_l,
+    join_lab,
+    lab_to_rgb,
+    rgb_to_lab,
+)
 from colorize.core.imageio import Picture
 from colorize.core.session import Colorizer
 
@@ -65,12 +72,6 @@ def _inside(rgb: np.ndarray) -> np.ndarray:
     return (low >= -1e-3) & (high <= 1 + 1e-3)
 
 
-def _lab(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    lab = np.empty((*light.shape, 3), np.float32)
-    lab[..., 0] = light
-    lab[..., 1:] = ab
-    return lab
-
 
 def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Shrink each pixel's chroma (hue kept) until (L, ab) is a displayable sRGB colour.
@@ -79,7 +80,7 @@ def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     pixels found outside the gamut are bisected.
     """
     ab = np.clip(ab, AB_MIN, AB_MAX).astype(np.float32)
-    bad = ~_inside(_linear_rgb(_lab(light, ab)))
+    bad = ~_inside(_linear_rgb(join_lab(light, ab)))
     if not bad.any():
         return ab
     lb, abb = light[bad], ab[bad]
@@ -87,7 +88,7 @@ def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     hi = np.ones(lb.shape, np.float32)
     for _ in range(GAMUT_STEPS):
         mid = (lo + hi) / 2
-        inside = _inside(_linear_rgb(_lab(lb, abb * mid[:, None])))
+        inside = _inside(_linear_rgb(join_lab(lb, abb * mid[:, None])))
         lo = np.where(inside, mid, lo)
         hi = np.where(inside, hi, mid)
     ab[bad] = abb * lo[:, None]

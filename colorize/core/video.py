@@ -21,7 +21,7 @@ import av
 import cv2
 import numpy as np
 
-from colorize.core.color import gray_to_l, lab_to_rgb
+from colorize.core.color import gray_to_l, join_lab, lab_to_rgb
 from colorize.core.errors import VideoError
 from colorize.core.pipeline import fit_gamut
 from colorize.core.session import Colorizer
@@ -98,10 +98,7 @@ class ChromaMaker:
 
     def planes(self, light: np.ndarray, ab: np.ndarray, size: tuple[int, int]
                ) -> tuple[np.ndarray, np.ndarray]:
-        lab = np.empty((*light.shape, 3), np.float32)
-        lab[..., 0] = light
-        lab[..., 1:] = ab
-        r, g, b = cv2.split(lab_to_rgb(lab))  # contiguous planes: faster arithmetic
+        r, g, b = cv2.split(lab_to_rgb(join_lab(light, ab)))  # contiguous planes: faster arithmetic
         kr, kb = np.float32(self.kr), np.float32(self.kb)
         y = kr * r + (np.float32(1) - kr - kb) * g + kb * b
         scale = np.float32(255.0 if self.full else 224.0)
