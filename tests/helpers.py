@@ -66,11 +66,21 @@ def color_image(h: int, w: int, seed: int = 0) -> np.ndarray:
         np.uint8)
 
 
+def _restamp(packet, pts_as_dts: bool):
+    if pts_as_dts:
+        packet.pts = packet.dts
+    return packet
+
+
 def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
               audio: str | None = "aac", vfr: bool = False, rotation: int = 0,
               cut_at: int | None = None, pix_fmt: str = "yuv420p",
-              codec: str = "libx264", subtitle: bool = False) -> dict:
-    """A synthetic colour clip: a moving square over a gradient, optional hard cut and audio."""
+              codec: str = "libx264", subtitle: bool = False,
+              pts_as_dts: bool = False) -> dict:
+    """A synthetic colour clip: a moving square over a gradient, optional hard cut and audio.
+
+    pts_as_dts: encode with B-frames and write every packet's pts equal to its dts, as some
+    real files do, so that the decoder hands frames out with scrambled pts."""
     import av
 
     container = av.open(str(path), "w")
@@ -79,7 +89,8 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
     stream.time_base = __import__("fractions").Fraction(1, 1000)
     stream.codec_context.time_base = stream.time_base
     if codec == "libx264":
-        stream.options = {"qp": "0", "preset": "ultrafast"}
+        stream.options = ({"crf": "10", "x264-params": "bframes=3:b-adapt=0"} if pts_as_dts
+                          else {"qp": "0", "preset": "ultrafast"})
     if rotation:
         stream.set_display_rotation(rotation)
     astream = None
@@ -106,9 +117,9 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
         pts_list.append(t)
         t += 41 if not vfr else (30 if i % 3 else 80)
         for packet in stream.encode(frame):
-            container.mux(packet)
+            container.mux(_restamp(packet, pts_as_dts))
     for packet in stream.encode(None):
-        container.mux(packet)
+        container.mux(_restamp(packet, pts_as_dts))
     apackets = 0
     if astream is not None:
         duration_s = t / 1000

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from colorize.cli.app import app
 from colorize.core.color import gray_to_l, lab_to_rgb
-from colorize.core.smoothing import Smoother, SmootherConfig
+from colorize.core.smoothing import Smoother, SmootherConfig, spread_of
 from colorize.core.video import ChromaMaker
 from tests.helpers import make_clip, probe
 
@@ -39,6 +39,18 @@ def test_frames_pts_audio_and_luma_kept(tmp_path, tiny_model):
         np.testing.assert_array_equal(ya, yb)
     rgb = b["frames"][5].to_ndarray(format="rgb24").astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 2  # colorized
+
+
+def test_scrambled_source_timestamps_are_put_back_in_order(tmp_path, tiny_model):
+    src = tmp_path / "bframes.mp4"
+    make_clip(src, frames=30, audio=None, pts_as_dts=True)
+    decoded = probe(src)["pts"]
+    assert len(decoded) > 20 and decoded != sorted(decoded)  # really scrambled
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "out-of-order pts" in r.output
+    assert probe(dst)["pts"] == sorted(decoded)
 
 
 def test_odd_size_and_rotation(tmp_path, tiny_model):
@@ -108,6 +120,11 @@ def test_existing_output_not_overwritten(tmp_path, tiny_model):
     assert r.exit_code == 1 and dst.read_bytes() == b"keep"
 
 
+def jitter(seq) -> float:
+    """Mean absolute ab change from one frame to the next."""
+    return float(np.mean([np.abs(a - b).mean() for a, b in zip(seq[:-1], seq[1:], strict=True)]))
+
+
 def test_smoothing_reduces_flicker_and_resets_at_cut():
     rng = np.random.default_rng(0)
     light = np.full((32, 32), 50, np.float32)
@@ -120,7 +137,6 @@ def test_smoothing_reduces_flicker_and_resets_at_cut():
             ab = base + rng.normal(0, 8, base.shape).astype(np.float32)
             raw.append(ab)
             smooth.append(sm(light, ab))
-        jitter = lambda seq: np.mean([np.abs(a - b).mean() for a, b in zip(seq, seq[1:])])  # noqa
         assert jitter(smooth[5:]) < 0.5 * jitter(raw[5:])
     # after a hard cut, nothing of the old colour is carried over
     sm = Smoother(SmootherConfig("flow", 0.9, 0.15))
@@ -143,6 +159,27 @@ def test_flow_smoothing_steadies_hue_without_washing_colour_out():
     chroma = {m: float(np.hypot(o[..., 0], o[..., 1]).mean()) for m, o in outs.items()}
     assert chroma["flow"] > 0.95 * 30  # the two hues average, the chroma stays
     assert chroma["ema"] < 0.8 * 30  # plain vector averaging shrinks it
+
+
+def test_spread_restoration_keeps_the_frame_lively_and_steady():
+    # a static scene whose per-frame prediction errors change every frame: averaging them
+    # over time pulls every pixel towards the frame's mean colour (a duller video)
+    rng = np.random.default_rng(2)
+    light = cv2.GaussianBlur(rng.uniform(30, 70, (48, 64)).astype(np.float32), (0, 0), 2)
+    truth = np.dstack([np.tile(np.linspace(-20, 20, 64, dtype=np.float32), (48, 1)),
+                       np.full((48, 64), 10, np.float32)])
+    raws = [truth + rng.normal(0, 6, truth.shape).astype(np.float32) for _ in range(40)]
+    spread, change = {}, {}
+    for restore in (False, True):
+        sm = Smoother(SmootherConfig("flow", 0.9, 0.15, restore_spread=restore))
+        outs = [sm(light, ab) for ab in raws]
+        spread[restore] = np.mean([spread_of(o)[1] for o in outs[20:]])
+        change[restore] = jitter(outs[20:])
+    raw_spread = np.mean([spread_of(r)[1] for r in raws])
+
+    assert spread[False] < 0.9 * raw_spread
+    assert abs(spread[True] - raw_spread) < 0.03 * raw_spread
+    assert change[True] < 0.5 * jitter(raws)  # the gain itself does not bring flicker back
 
 
 def test_flow_smoothing_does_not_smear_a_moving_object():

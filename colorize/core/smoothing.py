@@ -13,8 +13,14 @@ import cv2
 import numpy as np
 
 MODES = ("none", "ema", "flow")
-# measured on the real clips (#5 note): the flicker cut levels off above this
-DEFAULT_STRENGTH = 0.95
+# measured on the real clips (#5 note): with spread restoration on, 0.975 brings every clip
+# to at most the real footage's own instability while PSNR stays within 0.1 dB of none
+DEFAULT_STRENGTH = 0.975
+# spread restoration: memory of the gain's running average and how much of the lost spread
+# comes back (gain ** power); both picked on the real clips (#5 note)
+SPREAD_MEMORY = 0.95
+SPREAD_POWER = 0.5
+SPREAD_GAIN_LIMITS = (0.5, 2.0)
 
 
 def luma_u8(light: np.ndarray) -> np.ndarray:
@@ -73,6 +79,12 @@ class FlowWarper:
         return moved[..., 1:], np.exp(-(diff * diff))[..., None]
 
 
+def spread_of(ab: np.ndarray) -> tuple[np.ndarray, float]:
+    """The frame's mean ab and the RMS distance of its pixels' ab from that mean."""
+    mean, std = cv2.meanStdDev(ab)
+    return mean.ravel().astype(np.float32), float(np.sqrt(np.sum(std * std)))
+
+
 def chroma_of(ab: np.ndarray) -> np.ndarray:
     """Per-pixel chroma |ab|, shape (h, w, 1)."""
     # cv2.magnitude on the two planes is ~10x faster than numpy's sum over the last axis
@@ -87,10 +99,20 @@ class SmootherConfig:
     cut_threshold: float = 0.15
     # flow mode: luma mismatch (0-255 units) at which the previous colour's weight is 1/e
     tau: float = 10.0
+    # give back the spatial spread of ab that temporal averaging takes away (see Smoother)
+    restore_spread: bool = True
 
 
 class Smoother:
-    """Stateful ab smoother fed frame by frame at working size; reset at scene cuts."""
+    """Stateful ab smoother fed frame by frame at working size; reset at scene cuts.
+
+    Spread restoration: a per-frame prediction's errors change from frame to frame, so
+    averaging frames over time shrinks how far the pixels' ab lie from the frame's mean
+    colour, and the video looks duller than any single frame (-5 % colourfulness on the
+    bikes clip). After blending, the deviations from the frame's mean ab are scaled by
+    (raw spread / smoothed spread) ** SPREAD_POWER, with the ratio itself averaged over
+    time (SPREAD_MEMORY) so that the gain does not flicker.
+    """
 
     def __init__(self, config: SmootherConfig):
         if config.mode not in MODES:
@@ -101,11 +123,20 @@ class Smoother:
         self.flow = FlowWarper(config.tau) if config.mode == "flow" else None
         self.prev_luma: np.ndarray | None = None
         self.prev_ab: np.ndarray | None = None
+        self.gain = 1.0
         self.cuts = 0
 
     def reset(self) -> None:
         self.prev_luma = None
         self.prev_ab = None
+        self.gain = 1.0
+
+    def _restore_spread(self, raw: np.ndarray, out: np.ndarray) -> np.ndarray:
+        _, raw_spread = spread_of(raw)
+        mean, spread = spread_of(out)
+        ratio = float(np.clip(raw_spread / max(spread, 1e-3), *SPREAD_GAIN_LIMITS))
+        self.gain = SPREAD_MEMORY * self.gain + (1 - SPREAD_MEMORY) * ratio ** SPREAD_POWER
+        return mean + (out - mean) * np.float32(self.gain)
 
     def __call__(self, light: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """light (h, w) CIELAB L, ab (h, w, 2) -> smoothed ab (h, w, 2)."""
@@ -128,6 +159,8 @@ class Smoother:
             # separately so smoothing steadies hue without washing the colour out
             chroma = weight * chroma_of(warped) + (1 - weight) * chroma_of(ab)
             out *= chroma / np.maximum(chroma_of(out), np.float32(1e-3))
+        if self.cfg.restore_spread and out is not ab:
+            out = self._restore_spread(ab, out)
         self.prev_luma = luma
         self.prev_ab = out.astype(np.float32)
         return self.prev_ab

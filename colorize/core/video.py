@@ -8,10 +8,12 @@ whole file is complete.
 
 from __future__ import annotations
 
+import heapq
 import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -124,6 +126,48 @@ def _set_plane(plane, data: np.ndarray) -> None:
     arr[:, : plane.width] = data
 
 
+class PtsOrder:
+    """Hands frames on in decode order, each stamped with the next smallest pts seen.
+
+    A decoder returns frames in presentation order, so in a well-formed stream their pts
+    already increase and nothing changes. Some files stamp packets with pts equal to dts
+    although the stream has B-frames (../shared/video/box.mp4 is one): their frames come out
+    with scrambled pts, which an encoder refuses. Holding back ``depth`` frames (more than
+    H.264's reordering) and giving out the held pts values smallest first puts them back in
+    order; the output keeps exactly the input's set of timestamps.
+    """
+
+    def __init__(self, depth: int = 16):
+        self.depth = depth
+        self.frames: deque = deque()
+        self.stamps: list[int] = []
+        self.last_in: int | None = None
+        self.last_out: int | None = None
+        self.reordered = 0
+
+    def push(self, frame) -> list:
+        if self.last_in is not None and frame.pts < self.last_in:
+            self.reordered += 1
+        self.last_in = frame.pts
+        self.frames.append(frame)
+        heapq.heappush(self.stamps, frame.pts)
+        return self._take(self.depth)
+
+    def flush(self) -> list:
+        return self._take(0)
+
+    def _take(self, keep: int) -> list:
+        ready = []
+        while len(self.frames) > keep:
+            frame, pts = self.frames.popleft(), heapq.heappop(self.stamps)
+            if self.last_out is not None and pts <= self.last_out:
+                raise VideoError(f"frame timestamps repeat or are out of order beyond "
+                                 f"{self.depth} frames (pts {pts} after {self.last_out})")
+            frame.pts = self.last_out = pts
+            ready.append(frame)
+        return ready
+
+
 class _Reader(threading.Thread):
     """Demux and decode; video frames and audio packets go to the queue in order."""
 
@@ -135,6 +179,9 @@ class _Reader(threading.Thread):
         self.transcode = transcode
         self.stop = threading.Event()
         self.decode_s = 0.0
+        self.packets = 0  # video packets with data, and frames they decoded to
+        self.frames = 0
+        self.order = PtsOrder()
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -161,7 +208,6 @@ class _Reader(threading.Thread):
 
     def _run(self) -> None:
         streams = [self.vstream, *self.astreams]
-        index = 0
         for packet in self.container.demux(streams):
             if self.stop.is_set():
                 return
@@ -181,17 +227,31 @@ class _Reader(threading.Thread):
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
-                raise VideoError(f"cannot decode video frame {index} ({exc}); refusing to "
+                raise VideoError(f"cannot decode video frame {self.frames} ({exc}); refusing to "
                                  "write a video with missing frames") from None
             self.decode_s += time.perf_counter() - tic
+            self.packets += packet.size > 0
+            ready = []
             for frame in frames:
-                t = frame.time
-                if self.end_t is not None and t is not None and t >= self.end_t - 1e-6:
-                    return
-                if self._in_range(t):
-                    index += 1
-                    if not self._put(("video", frame)):
-                        return
+                self.frames += 1
+                if frame.pts is None:
+                    raise VideoError(f"video frame {self.frames - 1} has no timestamp")
+                ready.extend(self.order.push(frame))
+            if packet.size == 0 and packet.stream is self.vstream:
+                ready.extend(self.order.flush())  # the decoder's flush packet: the end
+            if not self._hand_on(ready):
+                return
+        self._hand_on(self.order.flush())
+
+    def _hand_on(self, frames: list) -> bool:
+        """Queue frames inside --start/--end; False once past --end or stopped."""
+        for frame in frames:
+            t = frame.time
+            if self.end_t is not None and t is not None and t >= self.end_t - 1e-6:
+                return False
+            if self._in_range(t) and not self._put(("video", frame)):
+                return False
+        return True
 
 
 class _Writer(threading.Thread):
@@ -429,9 +489,6 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if kind == "error":
                 raise obj
             if kind == "video":
-                if obj.pts is None:
-                    raise VideoError(f"{src}: frame {report.frames + len(batch)} has no "
-                                     "timestamp")
                 batch.append(obj)
                 if len(batch) >= opts.batch:
                     flush()
@@ -460,6 +517,13 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         out = None
         os.replace(tmp, dst)
         report.audio_packets = writer.audio_packets
+        if reader.order.reordered:
+            report.notes.append(f"{reader.order.reordered} frames came out of the decoder with "
+                                "out-of-order pts (pts written as dts in the source): "
+                                "timestamps put back in order")
+        if reader.frames < reader.packets and not (opts.start or opts.end):
+            report.notes.append(f"the decoder made {reader.frames} frames of "
+                                f"{reader.packets} video packets")
         report.cuts = smoother.cuts
         report.stage_s = {"decode": reader.decode_s, **stage, "encode": writer.encode_s}
         report.seconds = time.perf_counter() - started
