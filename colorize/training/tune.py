@@ -46,7 +46,7 @@ def _working(light: np.ndarray, size: int, multiple: int = 32) -> np.ndarray:
 def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
                   mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
                   temperatures: Sequence[float] = (0.2, 0.3, 0.38, 0.5),
-                  powers: Sequence[float] = (0.0, 1.0),
+                  powers: Sequence[float] = (0.0, 0.5, 1.0),
                   min_colorfulness: float = 0.8) -> tuple[Candidate, list[Candidate]]:
     model.eval()
     cached = []
