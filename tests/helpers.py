@@ -125,7 +125,7 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
         duration_s = t / 1000
         n = int(16000 * duration_s)
         samples = (np.sin(np.arange(n) * 2 * np.pi * 440 / 16000) * 0.3).astype(np.float32)
-        fmt = "fltp" if audio == "aac" else "s16"
+        fmt = "fltp" if audio in ("aac", "libmp3lame") else "s16"
         data = samples if fmt == "fltp" else (samples * 32767).astype(np.int16)
         aframe = av.AudioFrame.from_ndarray(data[None], format=fmt, layout="mono")
         aframe.sample_rate = 16000
@@ -163,6 +163,6 @@ def probe(path: Path) -> dict:
     with av.open(str(path)) as c:
         info["audio_packets"] = sum(1 for s in c.streams.audio for p in c.demux(s)
                                     if p.dts is not None)
-        info["audio_codecs"] = [s.codec_context.name for s in c.streams.audio]
+        info["audio_codecs"] = [s.codec_context.codec.canonical_name for s in c.streams.audio]
         info["subtitles"] = len(c.streams.subtitles)
     return info

@@ -76,6 +76,18 @@ def test_pcm_audio_into_mp4_is_transcoded(tmp_path, tiny_model):
     assert len(b["pts"]) == 12
 
 
+def test_mp3_audio_is_copied_not_transcoded(tmp_path, tiny_model):
+    # FFmpeg decodes MP3 with a decoder named "mp3float": the copy check must use the codec
+    src = tmp_path / "mp3.mkv"
+    make_clip(src, frames=12, audio="libmp3lame")
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "transcoded" not in r.output
+    a, b = probe(src), probe(dst)
+    assert b["audio_codecs"] == ["mp3"] and b["audio_packets"] == a["audio_packets"] > 0
+
+
 def test_subtitles_dropped_with_note(tmp_path, tiny_model):
     src = tmp_path / "subs.mkv"
     make_clip(src, frames=8, audio=None, subtitle=True)

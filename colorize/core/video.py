@@ -237,11 +237,9 @@ class _Reader(threading.Thread):
                 if frame.pts is None:
                     raise VideoError(f"video frame {self.frames - 1} has no timestamp")
                 ready.extend(self.order.push(frame))
-            if packet.size == 0 and packet.stream is self.vstream:
-                ready.extend(self.order.flush())  # the decoder's flush packet: the end
             if not self._hand_on(ready):
                 return
-        self._hand_on(self.order.flush())
+        self._hand_on(self.order.flush())  # the frames held back for reordering
 
     def _hand_on(self, frames: list) -> bool:
         """Queue frames inside --start/--end; False once past --end or stopped."""
@@ -389,7 +387,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         transcode: set[int] = set()
         allowed = AUDIO_COPY.get(fmt)
         for a in inp.streams.audio:
-            name = a.codec_context.name
+            name = a.codec_context.codec.canonical_name  # "mp3", not decoder "mp3float"
             if allowed is None or name in allowed:
                 audio_map[a.index] = out.add_stream_from_template(a)
             else:
@@ -487,6 +485,8 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if kind == "end":
                 break
             if kind == "error":
+                if isinstance(obj, VideoError):  # the reader's messages name the frame
+                    raise VideoError(f"{src}: {obj}") from None
                 raise obj
             if kind == "video":
                 batch.append(obj)
