@@ -103,6 +103,38 @@ def test_resume_gives_identical_next_step(tmp_path, photo_dir, name):
     np.testing.assert_allclose(resumed, full_losses[2:], rtol=1e-5, atol=1e-6)
 
 
+def test_stop_flag_saves_at_step_boundary_and_resume_finishes(tmp_path, photo_dir):
+    """SIGINT / SIGTERM in `colorize train` set the flag: the step in hand completes, last.pt
+    holds it, and --resume carries on to the same losses as an uninterrupted run."""
+    import threading
+
+    from colorize.training.checkpoint import load_checkpoint
+    from colorize.training.loop import TrainConfig, train
+
+    base = dict(model="gae", data=str(photo_dir), model_args={"width": 0.125}, batch_size=2,
+                size=32, workers=0, min_chroma=0, val_every=100, warmup_steps=2, steps=5,
+                save_every_s=1e9)
+    full: list[float] = []
+    train(TrainConfig(out=str(tmp_path / "full"), **base),
+          on_event=lambda e: full.append(e["loss"]) if e["event"] == "step" else None)
+    stop = threading.Event()
+    events: list[dict] = []
+
+    def on_event(e):
+        events.append(e)
+        if e["event"] == "step" and e["step"] == 2:
+            stop.set()
+
+    run = train(TrainConfig(out=str(tmp_path / "part"), **base), on_event=on_event, stop=stop)
+    assert events[-1] == {"event": "interrupted", "step": 2, "total": 5}
+    assert load_checkpoint(run / "last.pt")["step"] == 2
+    resumed: list[float] = []
+    train(TrainConfig(out=str(run), **base), resume=run,
+          on_event=lambda e: resumed.append(e["loss"]) if e["event"] == "step" else None)
+    assert len(resumed) == 3
+    np.testing.assert_allclose(resumed, full[2:], rtol=1e-5, atol=1e-6)
+
+
 def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     from typer.testing import CliRunner
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from colorize.cli.common import console, fail, need_training_extras
+from colorize.cli.common import console, fail, interrupt_flag, need_training_extras
 from colorize.registry import UnknownModelError, get_spec, list_models
 
 
@@ -81,10 +81,21 @@ def train_command(
         workers=workers, val_every=val_every, val_limit=val_limit,
         init=str(init) if init else None,
     )
+    stop = interrupt_flag()
+    stopped_at: list[int] = []
+
+    def on_event(event: dict) -> None:
+        if event["event"] == "interrupted":
+            stopped_at.append(event["step"])
+        progress.update(event)
+
     try:
         with TrainProgress(console) as progress:
-            run = train(cfg, resume=resume, on_event=progress.update,
-                        resume_steps=steps if resume else None)
+            run = train(cfg, resume=resume, on_event=on_event,
+                        resume_steps=steps if resume else None, stop=stop)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         fail(str(exc))
+    if stopped_at:
+        fail(f"interrupted at step {stopped_at[0]}; last.pt saved, continue with "
+             f"`colorize train --resume {run}`", code=130)
     console.print(f"[green]done[/]: checkpoints in {run}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -143,10 +144,13 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 def train(cfg: TrainConfig, resume: Path | None = None,
           on_event: Callable[[dict[str, Any]], None] | None = None,
-          resume_steps: int | None = None) -> Path:
+          resume_steps: int | None = None, stop: threading.Event | None = None) -> Path:
     """Train and return the run folder. Events go to ``on_event`` (the CLI draws them).
 
     ``resume_steps`` changes a resumed run's total steps (and so its schedule's length).
+    When ``stop`` is set (the CLI sets it on SIGINT / SIGTERM) the loop finishes the step in
+    hand, saves last.pt, emits an ``interrupted`` event and returns; ``--resume`` continues
+    from there exactly.
     """
     emit = on_event or (lambda e: None)
     ckpt = None
@@ -162,6 +166,9 @@ def train(cfg: TrainConfig, resume: Path | None = None,
     spec = get_spec(cfg.model)
     size = cfg.size or spec.working_size
     device = pick_device(cfg.device)
+    if device.type == "cuda":
+        # fixed crop size: let cuDNN pick the fastest convolution algorithms once
+        torch.backends.cudnn.benchmark = True
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
@@ -217,8 +224,8 @@ def train(cfg: TrainConfig, resume: Path | None = None,
     model.train()
     last_save = time.monotonic()
     tic, seen = time.monotonic(), 0
-    stop = False
-    while step < total and not stop:
+    early_stopped = False
+    while step < total and not early_stopped:
         epoch, start = divmod(step, steps_per_epoch)
         train_ds.set_epoch(epoch)
         sampler = EpochSampler(len(train_ds), cfg.seed, epoch, start * cfg.batch_size)
@@ -259,13 +266,17 @@ def train(cfg: TrainConfig, resume: Path | None = None,
                 last_save = time.monotonic()
                 if cfg.patience and bad_evals >= cfg.patience:
                     emit({"event": "early_stop", "step": step})
-                    stop = True
+                    early_stopped = True
                     break
             elif time.monotonic() - last_save > cfg.save_every_s:
                 save_checkpoint(out / "last.pt", payload())
                 last_save = time.monotonic()
             if step >= total:
                 break
+            if stop is not None and stop.is_set():
+                save_checkpoint(out / "last.pt", payload())
+                emit({"event": "interrupted", "step": step, "total": total})
+                return out
     save_checkpoint(out / "last.pt", payload())
     if not (out / "best.pt").exists():
         save_checkpoint(out / "best.pt", payload())
