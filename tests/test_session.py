@@ -30,6 +30,18 @@ def test_colorizer_fake_provider_list_errors(tiny_model):
         Colorizer(tiny_model, device="tensorrt", available_providers=["CPUExecutionProvider"])
 
 
+def test_explicit_device_that_fails_to_start_is_an_error(tiny_model):
+    """ORT lists a provider it was built with even when its libraries cannot load, and then
+    quietly runs on the next one. Here ORT (CPU build) is told CUDA is there: the session
+    really starts on CPU, so --device cuda must say so, while auto accepts it."""
+    listed = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    with pytest.raises(ProviderError, match="could not start it.*CPUExecutionProvider"):
+        Colorizer(tiny_model, device="cuda", available_providers=listed)
+    col = Colorizer(tiny_model, device="auto", available_providers=listed)
+    assert col.providers[0] == "CUDAExecutionProvider"
+    assert col.active_provider == "CPUExecutionProvider"
+
+
 def test_metadata_read_and_batched_predict(tiny_model):
     col = Colorizer(tiny_model, device="cpu")
     assert col.meta.name == "tiny" and col.meta.working_size == 32

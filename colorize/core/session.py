@@ -157,6 +157,15 @@ class Colorizer:
         except Exception as exc:  # ORT raises its own exception types for bad files
             msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
             raise ModelError(f"{self.path}: cannot load ONNX model ({msg})") from None
+        wanted, got = self.providers[0], self.session.get_providers()[0]
+        if device.lower() != "auto" and got != wanted:
+            # ORT lists every provider it was built with, but drops one whose libraries do not
+            # load (TensorRT's libnvinfer, a CUDA / cuDNN that does not match) and runs on the
+            # next: seen on an H100 without TensorRT, where --device tensorrt ran on CUDA
+            raise ProviderError(
+                f"--device {device.lower()}: ONNX Runtime has {wanted} but could not start it "
+                f"(its libraries are missing or do not match this ONNX Runtime build), so it "
+                f"would run on {got}; install them, or use --device auto to accept {got}")
         props = self.session.get_modelmeta().custom_metadata_map
         self.meta = ModelMeta.from_json(props.get(METADATA_KEY), str(self.path))
         inputs = {i.name: i for i in self.session.get_inputs()}
