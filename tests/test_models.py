@@ -49,3 +49,30 @@ def test_one_step_lowers_loss_on_fixed_batch(name):
     model.eval()
     after = model.validation_loss(light, ab)["loss"]
     assert after < before
+
+
+def test_chroma_gap_measures_lost_saturation_not_hue():
+    from colorize.training.models.lite import chroma_gap
+
+    target = torch.zeros(2, 2, 4, 4)
+    target[0, 0] = 0.4  # a saturated image
+    muted = target * 0.5
+    rotated = torch.stack([target[:, 1], target[:, 0]], dim=1)  # same chroma, other hue
+    assert chroma_gap(target, target) < 1e-3
+    assert chroma_gap(rotated, target) < 1e-3
+    assert abs(float(chroma_gap(muted, target)) - 0.1) < 1e-3  # (0.4 - 0.2) / 2 images
+
+
+def test_lite_chroma_weight_adds_the_term():
+    from colorize.training.models.lite import LiteUNet
+
+    torch.manual_seed(0)
+    light, ab = torch.randn(2, 1, 64, 64), torch.rand(2, 2, 64, 64) * 0.5
+    plain = LiteUNet(pretrained=False, width=0.25)
+    with_term = LiteUNet(pretrained=False, width=0.25, chroma_weight=2.0)
+    with_term.load_state_dict(plain.state_dict())
+    out = plain(light)
+    base, logs0 = plain.loss(out, light, ab)
+    total, logs = with_term.loss(out, light, ab)
+    assert "chroma" not in logs0 and logs["chroma"] > 0
+    assert abs(float(total - base) - 2.0 * logs["chroma"]) < 1e-4

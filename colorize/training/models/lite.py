@@ -53,7 +53,8 @@ class LiteEncoder(nn.Module):
 class LiteUNet(ColorModel):
     def __init__(self, pretrained: bool = True, width: float = 1.0, reg_weight: float = 1.0,
                  cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
-                 mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0):
+                 mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0,
+                 chroma_weight: float = 0.0):
         super().__init__()
         self.encoder = LiteEncoder(pretrained)
         c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
@@ -74,6 +75,7 @@ class LiteUNet(ColorModel):
         self.cls_weight = cls_weight
         self.rebalance_lambda = rebalance_lambda
         self.conf_power = float(conf_power)
+        self.chroma_weight = float(chroma_weight)
 
     def forward(self, light: torch.Tensor) -> torch.Tensor:
         # TF-style ImageNet input scaling (x - 127.5) / 128 is L_norm repeated on 3 channels.
@@ -125,4 +127,21 @@ class LiteUNet(ColorModel):
         cls = bins.rebalanced_cross_entropy(out[:, 2:], target * AB_SCALE, self.centres,
                                             self.class_weights)
         total = self.reg_weight * reg + self.cls_weight * cls
-        return total, {"reg": float(reg.detach()), "cls": float(cls.detach())}
+        logs = {"reg": float(reg.detach()), "cls": float(cls.detach())}
+        if self.chroma_weight:
+            chroma = chroma_gap(out[:, :2], target)
+            total = total + self.chroma_weight * chroma
+            logs["chroma"] = float(chroma.detach())
+        return total, logs
+
+
+def chroma_gap(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Mean over images of |mean chroma of pred − mean chroma of target| (ab in any units).
+
+    A per-pixel loss on ab predicts the conditional mean, whose chroma is lower than the
+    mean chroma of the plausible answers (opposite hues cancel): the muted, brownish look.
+    Matching each image's mean chroma asks for the expected saturation instead of the
+    saturation of the expected colour, without saying which hue."""
+    c_pred = pred.pow(2).sum(dim=1).add(eps).sqrt().mean(dim=(1, 2))
+    c_true = target.pow(2).sum(dim=1).add(eps).sqrt().mean(dim=(1, 2))
+    return (c_pred - c_true).abs().mean()
