@@ -123,3 +123,25 @@ def test_image_samples_for_latent_model(tmp_path):
     r = runner.invoke(app, ["image", str(src), "-o", str(tmp_path / "x.png"), "--model",
                             str(plain), "--samples", "2"])
     assert r.exit_code == 2 and "latent" in r.output
+
+
+def test_lite_with_mix_zero_exports_without_the_bin_head(tmp_path):
+    """mix 0 gives the bins weight 0: the graph drops them and still computes the same ab."""
+    import onnx
+    import torch.nn.functional as F
+
+    model = tiny("lite").eval()
+    light = torch.rand(1, 1, 64, 64) * 2 - 1
+    ops = {}
+    for mix in (0.6, 0.0):
+        model.mix.fill_(mix)
+        with torch.no_grad():
+            long_way = F.interpolate(model.decode(model(light)), size=(64, 64),
+                                     mode="bilinear", align_corners=False)
+            np.testing.assert_allclose(model.colorize(light).numpy(), long_way.numpy(),
+                                       atol=1e-5)
+        out = export_model(model, ckpt_for(model, "lite"), tmp_path / f"m{mix}.onnx",
+                           working_size=64, verify_sizes=((64, 64),)).path
+        ops[mix] = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert "Softmax" in ops[0.6] and "LogSoftmax" in ops[0.6]
+    assert "Softmax" not in ops[0.0] and "LogSoftmax" not in ops[0.0]

@@ -77,13 +77,16 @@ class LiteUNet(ColorModel):
         self.conf_power = float(conf_power)
         self.chroma_weight = float(chroma_weight)
 
-    def forward(self, light: torch.Tensor) -> torch.Tensor:
+    def features(self, light: torch.Tensor) -> torch.Tensor:
         # TF-style ImageNet input scaling (x - 127.5) / 128 is L_norm repeated on 3 channels.
         f2, f4, f8, f16, f32 = self.encoder(torch.cat([light, light, light], dim=1))
         x = self.bridge(f32)
         x = self.up16(x, f16)
         x = self.up8(x, f8)
-        x = self.up4(x, f4)
+        return self.up4(x, f4)
+
+    def forward(self, light: torch.Tensor) -> torch.Tensor:
+        x = self.features(light)
         # one tensor out (regression ab first, then bin logits) keeps export simple
         return torch.cat([torch.tanh(self.reg_head(x)), self.cls_head(x)], dim=1)
 
@@ -103,7 +106,12 @@ class LiteUNet(ColorModel):
         return weight * annealed + (1 - weight) * reg
 
     def colorize(self, light: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
-        ab = self.decode(self(light))
+        if self.mix.item() == 0.0:
+            # a decoding tuned to the regression head alone gives the bins weight 0: leave
+            # the bin head, its softmaxes and the entropy out of the (exported) graph
+            ab = torch.tanh(self.reg_head(self.features(light))) * AB_SCALE
+        else:
+            ab = self.decode(self(light))
         return F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
 
     def configure_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
