@@ -3,6 +3,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from colorize.cli.app import app
 from colorize.core.color import gray_to_l, lab_to_rgb
 from colorize.core.smoothing import Smoother, SmootherConfig, spread_of
-from colorize.core.video import ChromaMaker
+from colorize.core.video import ChromaMaker, area_shrink
 from tests.helpers import make_clip, probe
 
 runner = CliRunner()
@@ -302,7 +303,7 @@ def test_chroma_maker_fast_paths_match_the_formulas(full_range):
     kr, kb = 0.2126, 0.0722
     cm = ChromaMaker(kr, kb, full_range)
     y = rng.integers(0, 256, (90, 160), dtype=np.uint8)
-    small = cv2.resize(y, (64, 36), interpolation=cv2.INTER_AREA)
+    small = area_shrink(y, (64, 36))
     assert np.array_equal(cm.light(y, (64, 36)), gray_to_l(cm.luma_to_unit(small)))
     light = rng.uniform(5, 95, (36, 64)).astype(np.float32)
     ab = rng.normal(0, 15, (36, 64, 2)).astype(np.float32)
@@ -316,3 +317,42 @@ def test_chroma_maker_fast_paths_match_the_formulas(full_range):
     assert np.abs(u - ref_u).max() <= 1.25 and np.abs(v - ref_v).max() <= 1.25
     for fast, ref in ((u, ref_u), (v, ref_v)):  # and unbiased
         assert abs(float(fast.mean()) - float(ref.mean())) < 0.05
+
+
+def test_area_shrink_is_an_area_average_through_a_whole_factor():
+    rng = np.random.default_rng(4)
+    # smooth content, as luma at working size is: the two-stage filter must match one area
+    # resize to within a code value or so
+    y = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280), dtype=np.uint8), (0, 0), 3)
+    direct = cv2.resize(y, (256, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+    shrunk = area_shrink(y, (256, 128))
+    assert shrunk.shape == (128, 256) and shrunk.dtype == np.uint8
+    assert np.abs(shrunk - direct).mean() < 1.0
+    # a whole ratio, or no common factor: exactly OpenCV's single area resize
+    for size, src in (((256, 144), y), ((100, 50), y[:719, :1279])):
+        assert np.array_equal(area_shrink(src, size),
+                              cv2.resize(src, size, interpolation=cv2.INTER_AREA))
+    # constant stays constant (weights sum to one in both stages)
+    assert np.all(area_shrink(np.full((720, 1280), 77, np.uint8), (256, 128)) == 77)
+
+
+def test_video_restores_opencv_threads_after_success_and_failure(tmp_path, tiny_model):
+    from colorize.core.errors import VideoError
+    from colorize.core.session import Colorizer
+    from colorize.core.video import VideoOptions, colorize_video
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=12, audio=None)
+    col = Colorizer(tiny_model, device="cpu")
+    before = cv2.getNumThreads()
+    opts = VideoOptions(preset="ultrafast", cv_threads=1)
+    seen = []
+    report = colorize_video(src, tmp_path / "out.mp4", col, opts,
+                            on_progress=lambda done, total: seen.append(cv2.getNumThreads()))
+    assert report.frames == 12 and set(seen) == {1}  # one thread while it ran
+    assert cv2.getNumThreads() == before
+    cancel = threading.Event()
+    cancel.set()  # fails inside the run, after the input opened
+    with pytest.raises(VideoError, match="interrupted"):
+        colorize_video(src, tmp_path / "out2.mp4", col, opts, cancel=cancel)
+    assert cv2.getNumThreads() == before and not (tmp_path / "out2.mp4").exists()

@@ -10,6 +10,8 @@ L_CENTER = 50.0
 L_SCALE = 50.0
 AB_SCALE = 110.0
 AB_MIN, AB_MAX = -128.0, 127.0
+_LAB_LOW = (-1e30, AB_MIN, AB_MIN, 0.0)
+_LAB_HIGH = (1e30, AB_MAX, AB_MAX, 0.0)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -19,6 +21,8 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def join_lab(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """L (...) and ab (..., 2) -> float32 Lab (..., 3), without np.concatenate's slow path."""
+    if light.ndim == 2 and ab.ndim == 3 and light.dtype == ab.dtype == np.float32:
+        return cv2.merge((light, ab))  # ~6x faster than filling strided channel views
     lab = np.empty((*light.shape, 3), np.float32)
     lab[..., 0] = light
     lab[..., 1:] = ab
@@ -27,10 +31,20 @@ def join_lab(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """float32 Lab -> float32 sRGB clipped to [0, 1]. ab is clipped to the valid range first."""
-    lab = np.ascontiguousarray(lab, dtype=np.float32).copy()
-    np.clip(lab[..., 1:], AB_MIN, AB_MAX, out=lab[..., 1:])
+    shape = np.shape(lab)
+    lab = np.ascontiguousarray(lab, dtype=np.float32)
+    if lab.ndim != 3:
+        lab = lab.reshape(-1, 1, 3)  # OpenCV sees (H, W, 3) as three channels
+    if lab.size > 12:
+        # per-channel bounds as OpenCV scalars: ~10x faster than np.clip on the strided ab
+        # view (OpenCV would take an array of 4 numbers or fewer for a scalar itself)
+        lab = cv2.max(lab, _LAB_LOW)  # a copy: the caller's array is left alone
+        cv2.min(lab, _LAB_HIGH, dst=lab)
+    else:
+        lab = lab.copy()
+        np.clip(lab[..., 1:], AB_MIN, AB_MAX, out=lab[..., 1:])
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    return np.clip(rgb, 0.0, 1.0, out=rgb)
+    return np.clip(rgb, 0.0, 1.0, out=rgb).reshape(shape)
 
 
 def gray_to_l(gray: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -93,6 +94,48 @@ def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
         hi = np.where(inside, hi, mid)
     ab[bad] = abb * lo[:, None]
     return ab
+
+
+# fit_gamut by table (the video path): the largest displayable chroma for each (L, hue) on a
+# grid of L_STEP x HUE_STEP, found once by bisection and interpolated per pixel. A bilinear
+# estimate can overshoot the true limit where the gamut's boundary bends (the yellow cusp),
+# hence the margin: on uniformly random (L, ab) it leaves 0.04 % of the pixels outside the
+# gamut, by at most 0.002 in linear RGB, where fit_gamut's 6 bisection steps leave none but
+# give up to 1/64 of the chroma needlessly
+LIMIT_L_STEP = 0.25
+LIMIT_HUE_STEP = 0.5  # degrees
+LIMIT_MARGIN = 0.995
+
+
+@functools.lru_cache(maxsize=1)
+def chroma_limits() -> np.ndarray:
+    """Table (L, hue) -> the largest chroma C with (L, C cos h, C sin h) inside sRGB."""
+    light = np.arange(0, 100 + 1e-6, LIMIT_L_STEP, dtype=np.float32)
+    hue = np.deg2rad(np.arange(0, 360 + 1e-6, LIMIT_HUE_STEP, dtype=np.float32))
+    ll, hh = np.meshgrid(light, hue, indexing="ij")
+    cos, sin = np.cos(hh), np.sin(hh)
+    lo = np.zeros(ll.shape, np.float32)
+    hi = np.full(ll.shape, 200.0, np.float32)  # beyond any sRGB colour's chroma (~134)
+    for _ in range(16):
+        mid = (lo + hi) / 2
+        inside = _inside(_linear_rgb(np.stack([ll, mid * cos, mid * sin], axis=-1)))
+        lo = np.where(inside, mid, lo)
+        hi = np.where(inside, hi, mid)
+    return lo * np.float32(LIMIT_MARGIN)
+
+
+def limit_chroma(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """fit_gamut's job by table lookup: (h, w) L and (h, w, 2) ab -> ab with each pixel's
+    chroma cut to the limit for its L and hue (hue kept). ~4x faster than fit_gamut."""
+    table = chroma_limits()
+    ab = np.ascontiguousarray(ab, dtype=np.float32)
+    chroma, hue = cv2.cartToPolar(np.ascontiguousarray(ab[..., 0]),
+                                  np.ascontiguousarray(ab[..., 1]), angleInDegrees=True)
+    limit = cv2.remap(table, hue * np.float32(1 / LIMIT_HUE_STEP),
+                      light.astype(np.float32, copy=False) * np.float32(1 / LIMIT_L_STEP),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    scale = np.minimum(limit / np.maximum(chroma, np.float32(1e-6)), np.float32(1))
+    return ab * scale[..., None]
 
 
 def out_of_gamut(lab: np.ndarray, rows: int = 512) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from colorize.core.errors import VideoError
 from colorize.core.metrics import colorfulness, delta_e76, lab_of
-from colorize.core.pipeline import fit_gamut
+from colorize.core.pipeline import limit_chroma
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import DEFAULT_STRENGTH, Smoother, SmootherConfig
 from colorize.core.temporal import cdc, warp_error
@@ -101,7 +101,7 @@ def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("non
         smoother = Smoother(SmootherConfig(mode, strength, cut_threshold))
         rgbs = []
         for frame, light, ab in zip(frames, lights, preds, strict=True):
-            ab_s = fit_gamut(light, smoother(light, ab.transpose(1, 2, 0)))
+            ab_s = limit_chroma(light, smoother(light, ab.transpose(1, 2, 0)))
             u, v = chroma.planes(light, ab_s, (frame.planes[1].width, frame.planes[1].height))
             rgbs.append(_frame_rgb(frame, u, v))
         results[mode] = _measure(rgbs, truths, grays)
