@@ -91,13 +91,23 @@ def to_int8(src: Path, dst: Path, calib_images: Sequence[Path], size: int | None
 
 
 def _sensitive_nodes(path: Path) -> list[str]:
-    """Nodes left in float: the output head and the bin decoding after the last conv."""
+    """Nodes left in float: the output heads and the decoding after them, i.e. every node
+    downstream of the tensor that the graph's last Conv reads (for `lite`, the decoder's
+    features, which the regression conv and the bin head's Gemm both read)."""
     proto = onnx.load(str(path))
-    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
-    last_conv_idx = max(i for i, n in enumerate(proto.graph.node) if n.op_type == "Conv")
-    tail = [n.name for n in proto.graph.node[last_conv_idx + 1:]]
-    heads = [n.name for n in convs[-2:]]
-    return heads + tail
+    nodes = list(proto.graph.node)
+    last_conv = max(i for i, n in enumerate(nodes) if n.op_type == "Conv")
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in nodes:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    keep, todo = {}, [nodes[last_conv].input[0]]
+    while todo:
+        for node in readers.get(todo.pop(), []):
+            if node.name not in keep:
+                keep[node.name] = node
+                todo.extend(node.output)
+    return list(keep)
 
 
 def _toposort(graph: onnx.GraphProto) -> None:

@@ -91,27 +91,42 @@ class LiteUNet(ColorModel):
         return torch.cat([torch.tanh(self.reg_head(x)), self.cls_head(x)], dim=1)
 
     def decode(self, out: torch.Tensor, size: torch.Tensor | None = None) -> torch.Tensor:
-        reg = out[:, :2] * AB_SCALE
-        logits = out[:, 2:]
-        annealed = bins.annealed_mean(logits, self.centres, self.temperature)
+        """forward()'s output (N, 2 + Q, H, W) -> ab (N, 2, H, W) in CIELAB units."""
+        reg = out[:, :2].permute(0, 2, 3, 1) * AB_SCALE
+        return self._mix(reg, out[:, 2:].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    def _mix(self, reg: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Regression ab (N, H, W, 2) and bin logits (N, H, W, Q), channels last -> ab.
+
+        Bins last, as in bins.annealed_mean: ORT's channel-axis (Log)Softmax is slow.
+        """
+        probs = F.softmax(logits / self.temperature, dim=-1)
+        annealed = torch.matmul(probs, self.centres.to(probs.dtype))
         weight = self.mix
         if self.conf_power:
             # confidence = 1 - normalised entropy of the bin distribution: where the bins
             # are sure, trust their (vivid) answer; elsewhere the (safe) regression
-            # bins last, as in bins.annealed_mean: ORT's channel-axis (Log)Softmax is slow
-            logp = F.log_softmax(logits.permute(0, 2, 3, 1), dim=-1)
-            entropy = -(logp.exp() * logp).sum(dim=-1).unsqueeze(1)
-            confidence = 1 - entropy / math.log(logits.shape[1])
+            logp = F.log_softmax(logits, dim=-1)
+            entropy = -(logp.exp() * logp).sum(dim=-1, keepdim=True)
+            confidence = 1 - entropy / math.log(logits.shape[-1])
             weight = self.mix * confidence.clamp(0, 1).pow(self.conf_power)
         return weight * annealed + (1 - weight) * reg
 
     def colorize(self, light: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
-        if self.mix.item() == 0.0:
-            # a decoding tuned to the regression head alone gives the bins weight 0: leave
-            # the bin head, its softmaxes and the entropy out of the (exported) graph
-            ab = torch.tanh(self.reg_head(self.features(light))) * AB_SCALE
-        else:
-            ab = self.decode(self(light))
+        x = self.features(light)
+        ab = torch.tanh(self.reg_head(x)) * AB_SCALE
+        if self.mix.item() != 0.0:
+            # a decoding tuned to mix 0 gives the bins weight 0 and leaves the bin head, its
+            # softmaxes and the entropy out of the (exported) graph. Otherwise the bin head,
+            # a 1x1 convolution, is applied as a matmul to the features put channels last:
+            # the logits come out bins last without transposing them (64 channels move
+            # instead of 261) and without splitting them from the regression again
+            # (flattened to 2-D, so that the export is one Gemm with the bias folded in)
+            n, c, h, w = x.shape
+            pixels = x.permute(0, 2, 3, 1).reshape(-1, c)
+            logits = F.linear(pixels, self.cls_head.weight.flatten(1), self.cls_head.bias)
+            logits = logits.reshape(n, h, w, -1)
+            ab = self._mix(ab.permute(0, 2, 3, 1), logits).permute(0, 3, 1, 2)
         return F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
 
     def configure_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
