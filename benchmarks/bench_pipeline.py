@@ -113,11 +113,24 @@ def timed(fn, *args):
     return out, time.perf_counter() - t, cpu_s() - c
 
 
+# run by a fresh, small interpreter: a child's ru_maxrss also counts the pages it shares
+# with its parent between fork and exec, so measured straight from this process (which
+# holds decoded frames and sessions by then) a 510 MB video run read as 1.8-2.1 GB
+_RSS_PROBE = ("import resource, subprocess, sys\n"
+              "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+              "stderr=subprocess.PIPE)\n"
+              "sys.stderr.write(done.stderr.decode(errors='replace')[-500:])\n"
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+              "sys.exit(done.returncode)\n")
+
+
 def peak_rss_mb(cmd: list[str]) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
+    """Peak RSS of one command, in MB."""
+    done = subprocess.run([sys.executable, "-c", _RSS_PROBE, *cmd], capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr}")
+    return int(done.stdout.split()[-1]) / 1024
 
 
 def main() -> None:
@@ -131,6 +144,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="video runs (median reported)")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-folder", action="store_true")
+    ap.add_argument("--skip-video", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
     args = ap.parse_args()
     col = Colorizer(args.model, device="cpu")
@@ -156,48 +170,49 @@ def main() -> None:
             print(f"folder: {len(photos)} photos e2e {e2e:.1f}s, model-only {model:.1f}s, "
                   f"ratio {e2e / model:.2f}, {len(photos) / e2e:.1f} img/s")
 
-        clip = tmp / "clip720.mp4"
-        frames = make_clip(args.clip, clip, 1280, 720, args.seconds)
-        opts = VideoOptions(preset=args.preset, smoothing=SmootherConfig("flow"))
-        # the three runs interleaved, --repeats times: this machine's speed drifts by 20 %
-        # between minutes, so each figure is a median and the ratio is the median ratio
-        runs = []
-        for _ in range(args.repeats):
-            c = cpu_s()
-            trans = transcode_only(clip, tmp / "trans.mp4", opts)
-            trans_cpu = cpu_s() - c
-            trans_typed = transcode_only(clip, tmp / "trans.mp4", opts, source_types=True)
-            c = cpu_s()
-            model_v = video_model_only(col_v, clip, None, opts.batch)
-            model_cpu = cpu_s() - c  # includes decoding the frames, outside model_v's clock
-            report, e2e_v, e2e_cpu = timed(colorize_video, clip, tmp / "out.mp4", col_v, opts)
-            runs.append({"e2e_s": e2e_v, "model_only_s": model_v, "transcode_only_s": trans,
-                         "overhead_ratio": e2e_v / (model_v + trans),
-                         "transcode_source_types_s": trans_typed,
-                         "overhead_ratio_source_types": e2e_v / (model_v + trans_typed),
-                         "cpu_s": {"e2e": e2e_cpu, "transcode_only": trans_cpu,
-                                   "model_only_with_decode": model_cpu},
-                         "stages_s": report.stage_s})
-            ratio, ratio_typed = e2e_v / (model_v + trans), e2e_v / (model_v + trans_typed)
-            print(f"  run: e2e {e2e_v:.1f}s, model-only {model_v:.1f}s, transcode-only "
-                  f"{trans:.1f}s, ratio {ratio:.2f} (keeping the source's frame types: "
-                  f"transcode {trans_typed:.1f}s, ratio {ratio_typed:.2f}); CPU s: e2e "
-                  f"{e2e_cpu:.1f} ({e2e_cpu / e2e_v:.2f} cores), transcode {trans_cpu:.1f} "
-                  f"({trans_cpu / trans:.2f} cores), model+decode {model_cpu:.1f}")
-        med = {k: statistics.median(r[k] for r in runs)
-               for k in ("e2e_s", "model_only_s", "transcode_only_s", "overhead_ratio",
-                         "transcode_source_types_s", "overhead_ratio_source_types")}
-        stages = {k: statistics.median(r["stages_s"][k] for r in runs) for k in report.stage_s}
-        res["video"] = {"frames": frames, **med, "fps": frames / med["e2e_s"],
-                        "gpu_bound_ratio": med["e2e_s"] / max(med["model_only_s"],
-                                                              med["transcode_only_s"]),
-                        "stages_s": stages, "runs": runs}
-        print(f"video 720p {frames} frames (median of {len(runs)}): e2e {med['e2e_s']:.1f}s "
-              f"({frames / med['e2e_s']:.1f} fps), model-only {med['model_only_s']:.1f}s, "
-              f"transcode-only {med['transcode_only_s']:.1f}s, overhead ratio "
-              f"{med['overhead_ratio']:.2f} ({med['overhead_ratio_source_types']:.2f} against a "
-              "transcode that keeps the source's frame types)")
-        print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+        if not args.skip_video:
+            clip = tmp / "clip720.mp4"
+            frames = make_clip(args.clip, clip, 1280, 720, args.seconds)
+            opts = VideoOptions(preset=args.preset, smoothing=SmootherConfig("flow"))
+            # the three runs interleaved, --repeats times: this machine's speed drifts by 20 %
+            # between minutes, so each figure is a median and the ratio is the median ratio
+            runs = []
+            for _ in range(args.repeats):
+                c = cpu_s()
+                trans = transcode_only(clip, tmp / "trans.mp4", opts)
+                trans_cpu = cpu_s() - c
+                trans_typed = transcode_only(clip, tmp / "trans.mp4", opts, source_types=True)
+                c = cpu_s()
+                model_v = video_model_only(col_v, clip, None, opts.batch)
+                model_cpu = cpu_s() - c  # includes decoding the frames, outside model_v's clock
+                report, e2e_v, e2e_cpu = timed(colorize_video, clip, tmp / "out.mp4", col_v, opts)
+                runs.append({"e2e_s": e2e_v, "model_only_s": model_v, "transcode_only_s": trans,
+                             "overhead_ratio": e2e_v / (model_v + trans),
+                             "transcode_source_types_s": trans_typed,
+                             "overhead_ratio_source_types": e2e_v / (model_v + trans_typed),
+                             "cpu_s": {"e2e": e2e_cpu, "transcode_only": trans_cpu,
+                                       "model_only_with_decode": model_cpu},
+                             "stages_s": report.stage_s})
+                ratio, ratio_typed = e2e_v / (model_v + trans), e2e_v / (model_v + trans_typed)
+                print(f"  run: e2e {e2e_v:.1f}s, model-only {model_v:.1f}s, transcode-only "
+                      f"{trans:.1f}s, ratio {ratio:.2f} (keeping the source's frame types: "
+                      f"transcode {trans_typed:.1f}s, ratio {ratio_typed:.2f}); CPU s: e2e "
+                      f"{e2e_cpu:.1f} ({e2e_cpu / e2e_v:.2f} cores), transcode {trans_cpu:.1f} "
+                      f"({trans_cpu / trans:.2f} cores), model+decode {model_cpu:.1f}")
+            med = {k: statistics.median(r[k] for r in runs)
+                   for k in ("e2e_s", "model_only_s", "transcode_only_s", "overhead_ratio",
+                             "transcode_source_types_s", "overhead_ratio_source_types")}
+            stages = {k: statistics.median(r["stages_s"][k] for r in runs) for k in report.stage_s}
+            res["video"] = {"frames": frames, **med, "fps": frames / med["e2e_s"],
+                            "gpu_bound_ratio": med["e2e_s"] / max(med["model_only_s"],
+                                                                  med["transcode_only_s"]),
+                            "stages_s": stages, "runs": runs}
+            print(f"video 720p {frames} frames (median of {len(runs)}): e2e {med['e2e_s']:.1f}s "
+                  f"({frames / med['e2e_s']:.1f} fps), model-only {med['model_only_s']:.1f}s, "
+                  f"transcode-only {med['transcode_only_s']:.1f}s, overhead ratio "
+                  f"{med['overhead_ratio']:.2f} ({med['overhead_ratio_source_types']:.2f} "
+                  "against a transcode that keeps the source's frame types)")
+            print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
 
         if not args.skip_memory:
             big = tmp / "scan24mp.png"
