@@ -145,3 +145,45 @@ def test_lite_with_mix_zero_exports_without_the_bin_head(tmp_path):
         ops[mix] = {n.op_type for n in onnx.load(str(out)).graph.node}
     assert "Softmax" in ops[0.6] and "LogSoftmax" in ops[0.6]
     assert "Softmax" not in ops[0.0] and "LogSoftmax" not in ops[0.0]
+
+
+def test_export_decoding_override_is_baked_in_and_recorded(tmp_path):
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+    from colorize.training.checkpoint import save_checkpoint
+
+    runner = CliRunner()
+
+    model = tiny("lite").eval()
+    ckpt = {**ckpt_for(model, "lite"), "model": model.state_dict(),
+            "decoding": {"mix": 0.5, "temperature": 0.5, "conf_power": 1.0,
+                         "candidates": [{"mix": 0.0}]}}
+    src = tmp_path / "lite.pt"
+    save_checkpoint(src, ckpt)
+    outs = {}
+    for name, extra in (("tuned", []), ("override", ["--decoding", "1.0,0.4,0.5"])):
+        outs[name] = tmp_path / f"{name}.onnx"
+        r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o", str(outs[name]),
+                                "--size", "64", *extra])
+        assert r.exit_code == 0, r.output
+    tuned, over = Colorizer(outs["tuned"], device="cpu"), Colorizer(outs["override"], device="cpu")
+    assert tuned.meta.raw["output"]["mixing"] == {"mix": 0.5, "temperature": 0.5,
+                                                  "conf_power": 1.0}
+    mixing = over.meta.raw["output"]["mixing"]
+    assert (mixing["mix"], mixing["temperature"], mixing["conf_power"]) == (1.0, 0.4, 0.5)
+    assert mixing["tuned"]["mix"] == 0.5 and "candidates" not in mixing["tuned"]
+    assert over.meta.raw["architecture"]["args"]["conf_power"] == 0.5
+    light = np.random.default_rng(2).uniform(0, 100, (1, 1, 64, 64)).astype(np.float32)
+    model.mix.fill_(1.0)
+    model.temperature.fill_(0.4)
+    model.conf_power = 0.5
+    with torch.no_grad():
+        ref = model.colorize(torch.from_numpy((light - 50) / 50)).numpy()
+    np.testing.assert_allclose(over.predict(light), ref, atol=1e-3)
+    assert np.abs(over.predict(light) - tuned.predict(light)).max() > 1e-3
+    for bad in ("1.0,0.4", "2,0.5,1", "a,b,c"):
+        r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o",
+                                str(tmp_path / "bad.onnx"), "--decoding", bad])
+        assert r.exit_code != 0 and "--decoding" in r.output
+        assert not (tmp_path / "bad.onnx").exists()

@@ -33,6 +33,10 @@ def export_command(
     slim: Path = typer.Option(None, "--slim-checkpoint",
                               help="Also write the weights-only checkpoint behind the export "
                                    "(what colorize/weights bundles)."),
+    decoding: str = typer.Option(None, "--decoding", metavar="MIX,T,POWER",
+                                 help="lite: export with this bins/regression mix, annealing "
+                                      "temperature and confidence power instead of the "
+                                      "checkpoint's tuned decoding (e.g. one tuned for int8)."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Export to ONNX (dynamic N, H, W; metadata inside), check it and verify it against
@@ -53,6 +57,8 @@ def export_command(
         fail("--precision int8 needs --calib DIR (a folder of representative photos)")
     try:
         net, ckpt = load_for_export(model, checkpoint, runs)
+        if decoding:
+            ckpt = set_decoding(net, ckpt, decoding)
         if precision == "fp32":
             report = export_model(net, ckpt, out, working_size=size)
             if slim:
@@ -91,3 +97,23 @@ def export_command(
                               "compare it with fp32 (--calib DIR)")
     except (CheckpointError, ExportError, ColorizeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
+
+
+def set_decoding(net, ckpt: dict, spec: str) -> dict:
+    """Apply --decoding MIX,T,POWER to a lite model; returns the checkpoint dict to export."""
+    try:
+        mix, temperature, power = (float(x) for x in spec.split(","))
+    except ValueError:
+        raise ValueError(f"--decoding wants MIX,T,POWER (three numbers), not {spec!r}") from None
+    if not hasattr(net, "mix"):
+        raise ValueError(f"model {ckpt['model_name']!r} has no tunable decoding")
+    if not (0 <= mix <= 1 and temperature > 0 and power >= 0):
+        raise ValueError("--decoding: MIX in [0, 1], T > 0, POWER >= 0")
+    net.mix.fill_(mix)
+    net.temperature.fill_(temperature)
+    net.conf_power = power
+    tuned = dict(ckpt.get("decoding") or {})
+    tuned.pop("candidates", None)
+    return {**ckpt, "model_args": {**ckpt["model_args"], "conf_power": power},
+            "decoding": {"mix": mix, "temperature": temperature, "conf_power": power,
+                         "set_by": "export --decoding", "tuned": tuned}}

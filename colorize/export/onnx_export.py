@@ -106,6 +106,9 @@ def build_metadata(model: ColorModel, ckpt: dict[str, Any], working_size: int,
         "metrics": _jsonable(ckpt.get("metrics", {})),
         "step": int(ckpt.get("step", 0)),
     }
+    if "decoding" in ckpt:  # lite: the mix of bins and regression baked into the graph
+        meta["output"]["mixing"] = _jsonable({k: v for k, v in ckpt["decoding"].items()
+                                              if k != "candidates"})
     if model.extra_inputs:
         meta["extra_inputs"] = {"z": {"dim": int(getattr(model, "z_dim", 1)),
                                       "default": "zeros (the mean colorization)"}}
