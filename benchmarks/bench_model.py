@@ -2,6 +2,10 @@
 machine's measured fp32 matmul peak. Prints a table and writes JSON.
 
     python benchmarks/bench_model.py --out benchmarks/results/model.json
+    python benchmarks/bench_model.py --levels --out benchmarks/results/ort_levels.json
+
+--levels: ONNX Runtime's graph optimisation levels ALL and LAYOUT on the CPU, interleaved,
+for every bundled file (what colorize.core.session.graph_level chooses between).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import shape_inference
 
 from colorize.core.session import Colorizer
@@ -107,16 +112,64 @@ def bench_torch(name: str, size: int, batch: int, repeats: int, bf16: bool = Fal
     return time_call(run, repeats) / batch
 
 
+def compare_levels(paths: list[Path], size: int, batches: list[int], rounds: int = 5) -> list:
+    """Median ms per image with ORT_ENABLE_ALL and ORT_ENABLE_LAYOUT, the two sessions
+    alternating round by round (this machine's speed drifts between minutes), and the
+    largest output difference between them."""
+    levels = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+              "layout": ort.GraphOptimizationLevel.ORT_ENABLE_LAYOUT}
+    rows = []
+    for path in paths:
+        sessions = {}
+        for key, level in levels.items():
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = level
+            opts.log_severity_level = 3
+            sessions[key] = ort.InferenceSession(str(path), opts,
+                                                 providers=["CPUExecutionProvider"])
+        for batch in batches:
+            x = np.random.default_rng(0).uniform(-1, 1, (batch, 1, size, size)).astype(
+                np.float32)
+            outs = {k: s.run(None, {"L": x})[0] for k, s in sessions.items()}
+            times: dict[str, list[float]] = {k: [] for k in sessions}
+            n = max(3, 24 // batch)
+            for _ in range(rounds):
+                for key, sess in sessions.items():
+                    t = time.perf_counter()
+                    for _ in range(n):
+                        sess.run(None, {"L": x})
+                    times[key].append((time.perf_counter() - t) / n / batch * 1e3)
+            row = {"model": path.stem, "size": size, "batch": batch,
+                   **{f"{k}_ms": float(np.median(v)) for k, v in times.items()},
+                   "max_abs_diff": float(np.abs(outs["all"] - outs["layout"]).max())}
+            row["layout_speedup"] = row["all_ms"] / row["layout_ms"]
+            rows.append(row)
+            print(f"{path.stem:<14}{size:>6}{batch:>6}  ALL {row['all_ms']:6.1f} ms  LAYOUT "
+                  f"{row['layout_ms']:6.1f} ms  {row['layout_speedup']:.2f}x  max |diff| "
+                  f"{row['max_abs_diff']:.1e}")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/model.json"))
+    ap.add_argument("--levels", action="store_true",
+                    help="compare ORT graph optimisation levels ALL and LAYOUT instead")
     args = ap.parse_args()
+    weights = Path(__file__).resolve().parents[1] / "colorize" / "weights"
+    if args.levels:
+        rows = compare_levels(sorted(weights.glob("*.onnx")), args.sizes[0], args.batches)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                        "onnxruntime": ort.__version__, "rows": rows},
+                                       indent=1))
+        print(f"wrote {args.out}")
+        return
     peak = matmul_peak()
     rows = []
-    weights = Path(__file__).resolve().parents[1] / "colorize" / "weights"
     print(f"fp32 matmul peak (numpy 2048^3, best of 5): {peak:.1f} GFLOP/s")
     print(f"{'model':<14}{'size':>6}{'batch':>6}{'ms/img':>9}{'GFLOP':>8}{'GFLOP/s':>9}"
           f"{'%peak':>7}{'torch ms':>10}{'ORT/torch':>10}{'bf16 ms':>9}")
