@@ -58,7 +58,7 @@ def export_command(
     try:
         net, ckpt = load_for_export(model, checkpoint, runs)
         if decoding:
-            ckpt = set_decoding(net, ckpt, decoding)
+            ckpt = apply_decoding(net, ckpt, decoding)
         if precision == "fp32":
             report = export_model(net, ckpt, out, working_size=size)
             if slim:
@@ -99,8 +99,10 @@ def export_command(
         fail(str(exc))
 
 
-def set_decoding(net, ckpt: dict, spec: str) -> dict:
+def apply_decoding(net, ckpt: dict, spec: str) -> dict:
     """Apply --decoding MIX,T,POWER to a lite model; returns the checkpoint dict to export."""
+    from colorize.training.tune import set_decoding, with_decoding
+
     try:
         mix, temperature, power = (float(x) for x in spec.split(","))
     except ValueError:
@@ -109,11 +111,8 @@ def set_decoding(net, ckpt: dict, spec: str) -> dict:
         raise ValueError(f"model {ckpt['model_name']!r} has no tunable decoding")
     if not (0 <= mix <= 1 and temperature > 0 and power >= 0):
         raise ValueError("--decoding: MIX in [0, 1], T > 0, POWER >= 0")
-    net.mix.fill_(mix)
-    net.temperature.fill_(temperature)
-    net.conf_power = power
+    set_decoding(net, mix, temperature, power)
     tuned = dict(ckpt.get("decoding") or {})
     tuned.pop("candidates", None)
-    return {**ckpt, "model_args": {**ckpt["model_args"], "conf_power": power},
-            "decoding": {"mix": mix, "temperature": temperature, "conf_power": power,
-                         "set_by": "export --decoding", "tuned": tuned}}
+    return with_decoding(ckpt, mix, temperature, power, set_by="export --decoding",
+                         tuned=tuned)

@@ -38,7 +38,7 @@ def tune_command(
         save_checkpoint,
     )
     from colorize.training.data import list_images
-    from colorize.training.tune import tune_decoding
+    from colorize.training.tune import set_decoding, tune_decoding, with_decoding
 
     try:
         ckpt = load_checkpoint(checkpoint)
@@ -58,13 +58,10 @@ def tune_command(
                       f"{c.psnr:.2f}", f"{c.de76:.2f}",
                       f"{c.colorfulness_ratio:.2f}{mark}")
     console.print(table)
-    model.mix.fill_(best.mix)
-    model.temperature.fill_(best.temperature)
+    set_decoding(model, best.mix, best.temperature, best.conf_power)
+    ckpt = with_decoding(ckpt, best.mix, best.temperature, best.conf_power,
+                         candidates=[vars(c) for c in results])
     ckpt["model"] = model.state_dict()
-    ckpt["model_args"] = {**ckpt["model_args"], "conf_power": best.conf_power}
-    ckpt["decoding"] = {"mix": best.mix, "temperature": best.temperature,
-                        "conf_power": best.conf_power,
-                        "candidates": [vars(c) for c in results]}
     ckpt.setdefault("metrics", {})
     ckpt["metrics"] = {**ckpt["metrics"], "tuned_psnr": best.psnr, "tuned_de76": best.de76,
                        "tuned_colorfulness_ratio": best.colorfulness_ratio}

@@ -34,6 +34,23 @@ class Candidate:
     colorfulness_ratio: float
 
 
+def set_decoding(model: ColorModel, mix: float, temperature: float, conf_power: float
+                 ) -> None:
+    """Put a decoding into a bins + regression model: what its forward pass and export use."""
+    model.mix.fill_(mix)
+    model.temperature.fill_(temperature)
+    model.conf_power = float(conf_power)
+
+
+def with_decoding(ckpt: dict, mix: float, temperature: float, conf_power: float,
+                  **extra) -> dict:
+    """The checkpoint with a decoding recorded: ``conf_power`` in the model args (it is a
+    constructor argument) and the three values, plus ``extra``, under ``decoding``."""
+    return {**ckpt, "model_args": {**ckpt["model_args"], "conf_power": conf_power},
+            "decoding": {"mix": mix, "temperature": temperature, "conf_power": conf_power,
+                         **extra}}
+
+
 def _working(light: np.ndarray, size: int, multiple: int = 32) -> np.ndarray:
     h, w = light.shape
     scale = size / max(h, w)
@@ -65,9 +82,7 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
     for mix, temp, power in itertools.product(mixes, temperatures, powers):
         if mix == 0 and (temp != temperatures[0] or power != powers[0]):
             continue  # neither matters without the bins
-        model.mix.fill_(mix)
-        model.temperature.fill_(temp)
-        model.conf_power = power
+        set_decoding(model, mix, temp, power)
         mse, de, cf = [], [], []
         for light, shape, out, truth in cached:
             ab = F.interpolate(model.decode(out), size=shape, mode="bilinear",
