@@ -104,9 +104,7 @@ class ChromaMaker:
     """Working-size L + ab -> U and V planes at the codec's chroma resolution."""
 
     def __init__(self, kr: float, kb: float, full_range: bool):
-        self.kr, self.kb = kr, kb
         self.full = full_range
-
         # R'G'B' -> (Cb, Cr) + 128: Cb = (B' - Y') / (2 (1 - Kb)), Cr = (R' - Y') / (2 (1 - Kr))
         kg = 1.0 - kr - kb
         scale = 255.0 if full_range else 224.0
