@@ -89,6 +89,8 @@ def test_lite_encoder_variants_take_their_widths_from_timm():
     lite0 = LiteUNet(pretrained=False, width=0.25)
     assert lite0.encoder.channels == (16, 24, 40, 112, 320)
     assert len(lite2.encoder.blocks[1]) == 3 and len(lite0.encoder.blocks[1]) == 2
+    with pytest.raises(ValueError, match="lite0, lite1, lite2"):
+        LiteUNet(pretrained=False, encoder="lite9")
 
 
 def test_lite_imagenet_weights_map_by_position_and_refuse_misfits(monkeypatch, tmp_path):

@@ -162,6 +162,19 @@ def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     assert (tmp_path / "sheet.png").exists()
 
 
+def test_bad_model_argument_is_one_line_and_leaves_no_run_folder(tmp_path, photo_dir):
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+
+    r = CliRunner().invoke(app, ["train", "--model", "lite", "--arg", "encoder=lite9",
+                                 "--no-pretrained", "--data", str(photo_dir), "--out",
+                                 str(tmp_path / "run"), "--steps", "1", "--workers", "0"])
+    assert r.exit_code != 0
+    assert "unknown lite encoder 'lite9'" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_pretrained_offline_is_a_clear_error(monkeypatch):
     import torchvision.models as tvm
 

@@ -162,7 +162,6 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         if resume_steps:
             cfg.steps = resume_steps
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     spec = get_spec(cfg.model)
     size = cfg.size or spec.working_size
     device = pick_device(cfg.device)
@@ -180,6 +179,8 @@ def train(cfg: TrainConfig, resume: Path | None = None,
             init = load_checkpoint(Path(cfg.init))
             model.load_init(init)
         model.prepare(train_files)
+    # only once data and model are good: a bad argument leaves no empty run folder behind
+    out.mkdir(parents=True, exist_ok=True)
     model.to(device)
     optimizers = model.configure_optimizers(cfg.lr, cfg.weight_decay)
     use_amp = device.type == "cuda"

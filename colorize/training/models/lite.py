@@ -21,7 +21,7 @@ from torch import nn
 from colorize.core.color import AB_SCALE
 from colorize.training import bins
 from colorize.training.models.base import ColorModel, UpBlock, conv_bn_relu, scaled
-from colorize.training.pretrained import load_lite_imagenet
+from colorize.training.pretrained import LITE_VARIANTS, load_lite_imagenet
 
 
 class LiteEncoder(nn.Module):
@@ -31,6 +31,8 @@ class LiteEncoder(nn.Module):
         super().__init__()
         import timm
 
+        if variant not in LITE_VARIANTS:
+            raise ValueError(f"unknown lite encoder {variant!r}: one of {', '.join(LITE_VARIANTS)}")
         # efficientnet_liteN is tf_efficientnet_liteN with static symmetric padding, so an
         # exported graph has no shape-dependent Pad nodes; the TF weights load one-to-one.
         net = timm.create_model(f"efficientnet_{variant}", pretrained=False)
