@@ -162,3 +162,15 @@ def test_version_and_models():
     assert r.exit_code == 0
     for name in ("gae", "lite", "eccv16", "unet-vae"):
         assert name in r.output
+
+
+@pytest.mark.parametrize("name", ["o.xyz", "o"])
+def test_image_with_an_unwritable_extension_is_a_one_line_error(tmp_path, tiny_model, name):
+    work = tmp_path / "work"
+    work.mkdir()
+    src = work / "g.png"
+    Image.fromarray(gradient_gray(30, 30)).save(src)
+    r = runner.invoke(app, ["image", str(src), "-o", str(work / name), "--model", str(tiny_model)])
+    assert r.exit_code == 2 and "must end in one of" in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert list(work.iterdir()) == [src]

@@ -107,3 +107,8 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path, monkeypatch):
         write_atomic(target, encode_image(np.zeros((4, 4, 3), np.float32), None, 8, ".png"))
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_encode_image_refuses_an_unknown_extension():
+    with pytest.raises(ValueError, match="must end in one of"):
+        encode_image(np.zeros((4, 4, 3), np.float32), None, 8, ".xyz")

@@ -23,7 +23,7 @@ from colorize.cli.common import (
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
-from colorize.core.imageio import DEFAULT_MAX_PIXELS, FORMAT_SUFFIX
+from colorize.core.imageio import DEFAULT_MAX_PIXELS, FORMAT_SUFFIX, IMAGE_SUFFIXES
 from colorize.core.pipeline import Settings
 
 FormatOpt = typer.Option(None, "--format",
@@ -152,6 +152,9 @@ def image_command(
     existing_path(src, "input image")
     fmt = _check_format(fmt)
     dst = out.with_suffix(FORMAT_SUFFIX[fmt]) if fmt else out
+    if dst.suffix.lower() not in IMAGE_SUFFIXES:
+        fail(f"cannot write {dst}: the output must end in one of "
+             f"{', '.join(sorted(IMAGE_SUFFIXES))} (or pass --format)")
     if dst.exists() and not overwrite:
         fail(f"{dst} exists; pass --overwrite to replace it", code=1)
     colorizer = _colorizer(model, device, threads)

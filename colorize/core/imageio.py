@@ -161,6 +161,9 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: 
                  quality: int = 95) -> bytes:
     """Encode float RGB [0, 1] (+ alpha) at the given bit depth into the suffix's format."""
     suffix = suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"cannot write {suffix or 'a file without an extension'}: "
+                         f"the output must end in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
     if depth == 16 and suffix not in SIXTEEN_BIT_SUFFIXES:
         depth = 8
     if depth == 16:
