@@ -38,25 +38,28 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def graph_gflop(path: Path, h: int, w: int) -> float:
-    """Multiply-adds x 2 of Conv / ConvTranspose / MatMul / Gemm at one input size."""
+def node_flops(path: Path, h: int, w: int, batch: int = 1) -> dict[str, tuple[str, float]]:
+    """Per node of the exported graph: (kind, FLOP) for Conv / ConvTranspose / MatMul / Gemm
+    (multiply-adds x 2) at one input size. kind: Conv nodes are told apart by group and kernel
+    ("conv depthwise", "conv 1x1", "conv kxk"), prefixed by the first component of their
+    name ("encoder", "up4", ...)."""
     model = onnx.load(str(path))
     for inp in model.graph.input:
         dims = inp.type.tensor_type.shape.dim
         if inp.name == "L":
-            for d, v in zip(dims, (1, 1, h, w), strict=True):
+            for d, v in zip(dims, (batch, 1, h, w), strict=True):
                 d.ClearField("dim_param")
                 d.dim_value = v
         elif len(dims):
             dims[0].ClearField("dim_param")
-            dims[0].dim_value = 1
+            dims[0].dim_value = batch
     inferred = shape_inference.infer_shapes(model, data_prop=True)
     shapes = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(
             inferred.graph.input):
         shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
     inits = {i.name: list(i.dims) for i in model.graph.initializer}
-    flops = 0.0
+    found: dict[str, tuple[str, float]] = {}
     for node in inferred.graph.node:
         if node.op_type in ("Conv", "ConvTranspose"):
             wshape = inits.get(node.input[1]) or shapes.get(node.input[1])
@@ -64,15 +67,27 @@ def graph_gflop(path: Path, h: int, w: int) -> float:
             if not wshape or not out or 0 in out:
                 continue
             if node.op_type == "Conv":
-                flops += 2 * np.prod(out) * np.prod(wshape[1:])
+                flops = 2 * np.prod(out) * np.prod(wshape[1:])
+                group = next((a.i for a in node.attribute if a.name == "group"), 1)
+                kind = ("conv depthwise" if group > 1 and group == out[1] else
+                        "conv 1x1" if np.prod(wshape[2:]) == 1 else "conv kxk")
             else:
                 inp = shapes.get(node.input[0])
-                flops += 2 * np.prod(inp) * wshape[1] * np.prod(wshape[2:])
+                flops = 2 * np.prod(inp) * wshape[1] * np.prod(wshape[2:])
+                kind = "conv transposed"
+            part = node.name.strip("/").split("/")[0]
+            found[node.name] = (f"{part} {kind}" if "/" in node.name.strip("/") else kind,
+                                float(flops))
         elif node.op_type in ("MatMul", "Gemm"):
             a, out = shapes.get(node.input[0]), shapes.get(node.output[0])
             if a and out and 0 not in a and 0 not in out:
-                flops += 2 * np.prod(out) * a[-1]
-    return float(flops / 1e9)
+                found[node.name] = (node.op_type, float(2 * np.prod(out) * a[-1]))
+    return found
+
+
+def graph_gflop(path: Path, h: int, w: int) -> float:
+    """Multiply-adds x 2 of Conv / ConvTranspose / MatMul / Gemm at one input size."""
+    return sum(flops for _, flops in node_flops(path, h, w).values()) / 1e9
 
 
 def time_call(fn, repeats: int) -> float:

@@ -132,7 +132,8 @@ class Colorizer:
 
     def __init__(self, model: str | Path | None = None, device: str = "auto", threads: int = 0,
                  available_providers: Sequence[str] | None = None,
-                 trt_cache: Path | None = None, spinning: bool = True):
+                 trt_cache: Path | None = None, spinning: bool = True,
+                 profile_prefix: str | None = None):
         self.path = resolve_model(model)
         available = list(available_providers if available_providers is not None
                          else ort.get_available_providers())
@@ -150,6 +151,11 @@ class Colorizer:
             # 10.5 s without it), so `colorize video` turns it off
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
+        if profile_prefix:
+            # ONNX Runtime's per-node profiler (benchmarks/profile_model.py); the JSON file is
+            # written by self.session.end_profiling()
+            opts.enable_profiling = True
+            opts.profile_file_prefix = profile_prefix
         try:
             self.session = ort.InferenceSession(
                 str(self.path), sess_options=opts,
