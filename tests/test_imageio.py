@@ -112,3 +112,15 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path, monkeypatch):
 def test_encode_image_refuses_an_unknown_extension():
     with pytest.raises(ValueError, match="must end in one of"):
         encode_image(np.zeros((4, 4, 3), np.float32), None, 8, ".xyz")
+
+
+def test_encode_image_8_bit_rounds_as_numpy_does():
+    import cv2
+
+    rng = np.random.default_rng(7)
+    rgb = rng.random((64, 80, 3), dtype=np.float32)
+    rgb[0, :256 // 4, 0] = ((np.arange(0, 256, 4) + 0.5) / 255).astype(np.float32)  # halves
+    rgb[1, :3] = [[0, 0, 0], [1, 1, 1], [0.5, 0.25, 0.75]]
+    decoded = cv2.imdecode(np.frombuffer(encode_image(rgb, None, 8, ".png"), np.uint8),
+                           cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decoded[..., ::-1], np.rint(rgb * 255.0).astype(np.uint8))
