@@ -1,6 +1,8 @@
 """End-to-end speed beside the unavoidable work, measured in the same run on the same input.
 
 Folder: N photos through `run_jobs` vs model-only (the session on the same working-size L).
+Scans (--scans N): N of the photos enlarged to 12 MP gray JPEGs with film grain, the same
+comparison plus the time of each full-resolution stage, one image after another.
 Video: a 720p clip through `colorize_video` vs model-only and transcode-only (decode and
 re-encode with the same codec settings, no colorization). Overhead ratio =
 e2e / (model-only + transcode-only). Memory: peak RSS of `colorize image` on a 24 MP scan
@@ -29,8 +31,8 @@ import numpy as np
 from av.video.frame import PictureType
 
 from colorize.core.batch import Job, run_jobs
-from colorize.core.imageio import read_image
-from colorize.core.pipeline import Settings, luminance_of, working_light
+from colorize.core.imageio import encode_image, read_image
+from colorize.core.pipeline import Settings, luminance_of, merge, working_light
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import SmootherConfig
 from colorize.core.video import VideoOptions, colorize_video
@@ -100,6 +102,57 @@ def video_model_only(col: Colorizer, src: Path, size: int | None, batch: int) ->
     return time.perf_counter() - t
 
 
+def make_scans(photos: list[Path], dst: Path, width: int, height: int) -> list[Path]:
+    """Gray JPEG scans at width x height from the photos: enlarged, with film grain (gray
+    noise of 3 levels), which the full-resolution colour must follow."""
+    dst.mkdir(parents=True, exist_ok=True)
+    scans = []
+    for i, p in enumerate(photos):
+        gray = cv2.resize(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), (width, height),
+                          interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        gray += np.random.default_rng(i).normal(0, 3, gray.shape).astype(np.float32)
+        scans.append(dst / f"scan{i:03d}.jpg")
+        cv2.imwrite(str(scans[-1]), np.clip(gray, 0, 255).astype(np.uint8),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return scans
+
+
+def scan_stages(scans: list[Path], col: Colorizer) -> dict[str, float]:
+    """Seconds per image of each step of `colorize folder`, one image after another."""
+    stages = dict.fromkeys(("read", "luminance", "model", "merge", "encode"), 0.0)
+    for p in scans:
+        t = time.perf_counter()
+        pic = read_image(p)
+        t1 = time.perf_counter()
+        light = luminance_of(pic)
+        t2 = time.perf_counter()
+        ab = col.predict(working_light(light, col, Settings())[None, None])[0]
+        t3 = time.perf_counter()
+        rgb = merge(light, ab.transpose(1, 2, 0), 1.0)
+        t4 = time.perf_counter()
+        encode_image(rgb, pic.alpha, pic.depth, p.suffix)
+        t5 = time.perf_counter()
+        for key, dt in zip(stages, (t1 - t, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            stages[key] += dt / len(scans)
+    return stages
+
+
+def folder_vs_model(photos: list[Path], out: Path, col: Colorizer) -> dict[str, float]:
+    """The photos through run_jobs (what `colorize folder` runs) beside the model alone."""
+    jobs = [Job(p, out / p.name) for p in photos]
+    t = time.perf_counter()
+    for _ in run_jobs(jobs, col, Settings()):
+        pass
+    e2e = time.perf_counter() - t
+    smalls = [working_light(luminance_of(read_image(p)), col, Settings()) for p in photos]
+    t = time.perf_counter()
+    for s in smalls:
+        col.predict(s[None, None])
+    model = time.perf_counter() - t
+    return {"images": len(photos), "e2e_s": e2e, "model_only_s": model,
+            "overhead_ratio": e2e / model, "img_per_s": len(photos) / e2e}
+
+
 def cpu_s() -> float:
     """User + system CPU seconds of this process so far (all threads)."""
     use = resource.getrusage(resource.RUSAGE_SELF)
@@ -142,6 +195,9 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--preset", default="veryfast")
     ap.add_argument("--repeats", type=int, default=3, help="video runs (median reported)")
+    ap.add_argument("--scans", type=int, default=0,
+                    help="also N photos enlarged to --scan-size gray scans with film grain")
+    ap.add_argument("--scan-size", default="4000x3000")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-folder", action="store_true")
     ap.add_argument("--skip-video", action="store_true")
@@ -155,20 +211,21 @@ def main() -> None:
     try:
         photos = sorted(args.photos.glob("*.jpg"))[: args.count]
         if not args.skip_folder:
-            jobs = [Job(p, tmp / "folder" / p.name) for p in photos]
-            t = time.perf_counter()
-            for _ in run_jobs(jobs, col, Settings()):
-                pass
-            e2e = time.perf_counter() - t
-            smalls = [working_light(luminance_of(read_image(p)), col, Settings()) for p in photos]
-            t = time.perf_counter()
-            for s in smalls:
-                col.predict(s[None, None])
-            model = time.perf_counter() - t
-            res["folder"] = {"images": len(photos), "e2e_s": e2e, "model_only_s": model,
-                             "overhead_ratio": e2e / model, "img_per_s": len(photos) / e2e}
-            print(f"folder: {len(photos)} photos e2e {e2e:.1f}s, model-only {model:.1f}s, "
-                  f"ratio {e2e / model:.2f}, {len(photos) / e2e:.1f} img/s")
+            res["folder"] = f = folder_vs_model(photos, tmp / "folder", col)
+            print(f"folder: {f['images']} photos e2e {f['e2e_s']:.1f}s, model-only "
+                  f"{f['model_only_s']:.1f}s, ratio {f['overhead_ratio']:.2f}, "
+                  f"{f['img_per_s']:.1f} img/s")
+
+        if args.scans:
+            width, height = (int(v) for v in args.scan_size.lower().split("x"))
+            scans = make_scans(photos[: args.scans], tmp / "scans", width, height)
+            res["scans"] = f = folder_vs_model(scans, tmp / "scans_out", col)
+            f["size"] = [width, height]
+            f["stages_s_per_image"] = stages = scan_stages(scans, col)
+            print(f"scans: {f['images']} gray {width}x{height} JPEGs e2e {f['e2e_s']:.1f}s "
+                  f"({f['e2e_s'] / f['images']:.2f} s/image), model-only {f['model_only_s']:.2f}s; "
+                  "per image, one after another: "
+                  + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in stages.items()))
 
         if not args.skip_video:
             clip = tmp / "clip720.mp4"
