@@ -137,8 +137,10 @@ def scan_stages(scans: list[Path], col: Colorizer) -> dict[str, float]:
     return stages
 
 
-def folder_vs_model(photos: list[Path], out: Path, col: Colorizer) -> dict[str, float]:
-    """The photos through run_jobs (what `colorize folder` runs) beside the model alone."""
+def folder_vs_model(photos: list[Path], out: Path, col: Colorizer, alone: Colorizer
+                    ) -> dict[str, float]:
+    """The photos through run_jobs with col (what `colorize folder` runs) beside the model
+    alone, run by the session made for that (alone: ORT's threads spin between runs)."""
     jobs = [Job(p, out / p.name) for p in photos]
     t = time.perf_counter()
     for _ in run_jobs(jobs, col, Settings()):
@@ -147,7 +149,7 @@ def folder_vs_model(photos: list[Path], out: Path, col: Colorizer) -> dict[str, 
     smalls = [working_light(luminance_of(read_image(p)), col, Settings()) for p in photos]
     t = time.perf_counter()
     for s in smalls:
-        col.predict(s[None, None])
+        alone.predict(s[None, None])
     model = time.perf_counter() - t
     return {"images": len(photos), "e2e_s": e2e, "model_only_s": model,
             "overhead_ratio": e2e / model, "img_per_s": len(photos) / e2e}
@@ -204,14 +206,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
     args = ap.parse_args()
     col = Colorizer(args.model, device="cpu")
-    # as `colorize video` does: no busy-waiting ORT threads beside decode/encode/smoothing
+    # as `colorize video` and `colorize folder` do: no busy-waiting ORT threads beside
+    # decoding, encoding, smoothing and the other image's full-resolution steps
     col_v = Colorizer(args.model, device="cpu", spinning=False)
     res: dict = {"model": col.meta.name}
     tmp = Path(tempfile.mkdtemp())
     try:
         photos = sorted(args.photos.glob("*.jpg"))[: args.count]
         if not args.skip_folder:
-            res["folder"] = f = folder_vs_model(photos, tmp / "folder", col)
+            res["folder"] = f = folder_vs_model(photos, tmp / "folder", col_v, col)
             print(f"folder: {f['images']} photos e2e {f['e2e_s']:.1f}s, model-only "
                   f"{f['model_only_s']:.1f}s, ratio {f['overhead_ratio']:.2f}, "
                   f"{f['img_per_s']:.1f} img/s")
@@ -219,7 +222,7 @@ def main() -> None:
         if args.scans:
             width, height = (int(v) for v in args.scan_size.lower().split("x"))
             scans = make_scans(photos[: args.scans], tmp / "scans", width, height)
-            res["scans"] = f = folder_vs_model(scans, tmp / "scans_out", col)
+            res["scans"] = f = folder_vs_model(scans, tmp / "scans_out", col_v, col)
             f["size"] = [width, height]
             f["stages_s_per_image"] = stages = scan_stages(scans, col)
             print(f"scans: {f['images']} gray {width}x{height} JPEGs e2e {f['e2e_s']:.1f}s "

@@ -35,6 +35,7 @@ def test_lab_to_rgb_any_shape_leaves_input_alone_and_join_lab_paths_agree():
     np.testing.assert_array_equal(lab, kept)  # ab clipped in a copy, not in place
     assert rgb.shape == (5, 7, 3) and rgb.min() >= 0 and rgb.max() <= 1
     np.testing.assert_array_equal(lab_to_rgb(flat), rgb.reshape(-1, 3))
+    np.testing.assert_array_equal(lab_to_rgb(lab.copy(), inplace=True), rgb)
     np.testing.assert_array_equal(lab_to_rgb(lab[:1, :1]), rgb[:1, :1])  # 3 numbers
     clipped = lab.copy()
     clipped[..., 1:] = np.clip(clipped[..., 1:], -128, 127)

@@ -31,9 +31,17 @@ def join_lab(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return lab
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """float32 Lab -> float32 sRGB clipped to [0, 1]. ab is clipped to the valid range first."""
+def lab_to_rgb(lab: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """float32 Lab -> float32 sRGB clipped to [0, 1]. ab is clipped to the valid range first.
+
+    inplace: convert in the given array (a contiguous float32 (H, W, 3) that the caller no
+    longer needs), which saves two full-size copies on a large scan."""
     shape = np.shape(lab)
+    if inplace and lab.ndim == 3 and lab.dtype == np.float32 and lab.flags.c_contiguous:
+        cv2.max(lab, _LAB_LOW, dst=lab)
+        cv2.min(lab, _LAB_HIGH, dst=lab)
+        cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)
+        return np.clip(lab, 0.0, 1.0, out=lab)
     lab = np.ascontiguousarray(lab, dtype=np.float32)
     if lab.ndim != 3:
         lab = lab.reshape(-1, 1, 3)  # OpenCV sees (H, W, 3) as three channels

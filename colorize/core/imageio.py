@@ -173,7 +173,7 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: 
         # rgb is in [0, 1]: one OpenCV pass scales, rounds half to even (as np.rint) and
         # saturates, and another swaps the channels: ~3x faster than numpy on a large scan
         out = cv2.convertScaleAbs(np.asarray(rgb, dtype=np.float32), alpha=255.0)
-        bgr = cv2.cvtColor(out, cv2.COLOR_RGB2BGR) if out.ndim == 3 else out
+        bgr = cv2.cvtColor(out, cv2.COLOR_RGB2BGR, dst=out) if out.ndim == 3 else out
     if alpha is not None and suffix in ALPHA_SUFFIXES:
         a = alpha
         if depth == 16 and a.dtype == np.uint8:

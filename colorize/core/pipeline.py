@@ -233,7 +233,9 @@ def merge(light: np.ndarray, ab_small: np.ndarray, saturation: float) -> np.ndar
         bad = suspects[_outside(flat_l[suspects], flat_ab[suspects])]
         if bad.size:
             flat_ab[bad] = fit_pixels(flat_l[bad], flat_ab[bad])
-    return lab_to_rgb(join_lab(light.astype(np.float32, copy=False), ab))
+    lab = join_lab(light.astype(np.float32, copy=False), ab)
+    del ab
+    return lab_to_rgb(lab, inplace=True)
 
 
 def colorize_picture(picture: Picture, colorizer: Colorizer, settings: Settings) -> np.ndarray:
