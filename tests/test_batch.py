@@ -93,3 +93,27 @@ def test_closing_the_results_starts_no_more_images(tmp_path, monkeypatch, tiny_m
     assert len(calls) == started <= 4  # the first, the one beside it, at most two queued
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(written) == started and not [n for n in written if n.startswith(".")]
+
+
+def test_folder_workers_option(photos, tmp_path, tiny_model, monkeypatch):
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+
+    seen = []
+    real = batch.run_jobs
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "run_jobs", spy)
+    src = photos[0].parent
+    for flag, expected in ((["--workers", "1"], 1), ([], None)):
+        out = tmp_path / f"out{len(seen)}"
+        r = CliRunner().invoke(app, ["folder", str(src), "-o", str(out), "--model",
+                                     str(tiny_model), *flag])
+        assert r.exit_code == 1 and "p3.png" in r.output  # the broken file, nothing else
+        assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png",
+                                                          "p4.png", "p5.png"]
+        assert seen[-1] == expected

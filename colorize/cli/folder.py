@@ -76,6 +76,11 @@ def folder_command(
     threads: int = ThreadsOpt,
     max_pixels: int = MaxPixelsOpt,
     quality: int = QualityOpt,
+    workers: int = typer.Option(0, "--workers", min=0,
+                                help="Images colorized at once (0 = two on a machine with two "
+                                     "or more cores); together they hold at most 25 "
+                                     "megapixels, so a larger scan runs alone. 1 uses the "
+                                     "least memory."),
 ) -> None:
     from colorize.core.batch import plan_folder, run_jobs
 
@@ -100,7 +105,8 @@ def folder_command(
     try:
         with make_progress(console, "img") as progress:
             task = progress.add_task("colorize", total=len(jobs), rate=0.0, info="")
-            results = run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality)
+            results = run_jobs(jobs, colorizer, settings, overwrite, max_pixels, quality,
+                               workers=workers or None)
             for result in results:
                 counts[result.status] += 1
                 if result.status == "failed":
