@@ -82,15 +82,24 @@ def video_command(
                         smoothing=SmootherConfig(smooth, smooth_strength, cut_threshold))
     stop = interrupt_flag()
     begin = time.monotonic()
-    try:
-        with make_progress(console, "frames") as progress:
+    # the bar starts with the first frames, so that an input that cannot be opened is one
+    # error line without an empty bar above it
+    progress = make_progress(console, "frames")
+    task = None
+
+    def on_progress(done: int, total: int | None) -> None:
+        nonlocal task
+        if task is None:
+            progress.start()
             task = progress.add_task("colorize", total=None, rate=0.0, info="")
+        progress.update(task, completed=done, total=total,
+                        rate=done / max(time.monotonic() - begin, 1e-9))
 
-            def on_progress(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=total,
-                                rate=done / max(time.monotonic() - begin, 1e-9))
-
+    try:
+        try:
             report = colorize_video(src, out, colorizer, opts, on_progress, cancel=stop)
+        finally:
+            progress.stop()
     except KeyboardInterrupt:
         fail("interrupted; no output written", code=130)
     except ColorizeError as exc:
