@@ -21,12 +21,12 @@ import json
 import platform
 import re
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import onnx
+from bench_gpu import time_predict
 from bench_model import matmul_peak, node_flops
 
 from colorize.core.session import Colorizer
@@ -58,13 +58,7 @@ def profile(model: str, size: int, batch: int, threads: int, repeats: int) -> di
                         profile_prefix=str(Path(tmp) / "ort"))
         light = np.random.default_rng(0).uniform(0, 100, (batch, 1, size, size)).astype(
             np.float32)
-        for _ in range(3):
-            col.predict(light)
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            col.predict(light)
-            times.append(time.perf_counter() - t)
+        ms_per_image = time_predict(col, light, repeats)  # 3 warm-up runs, then the timed
         events = json.loads(Path(col.session.end_profiling()).read_text())
     graph = onnx.load(str(col.path))
     flops = node_flops(col.path, size, size, batch)
@@ -86,7 +80,7 @@ def profile(model: str, size: int, batch: int, threads: int, repeats: int) -> di
         groups[kind][0] += e["dur"] / 1e3 / repeats
         groups[kind][1] += node_flop
     peak = matmul_peak()
-    wall = float(np.median(times))
+    wall = ms_per_image * batch / 1e3  # median seconds per batch
     total_flop = sum(f for _, f in flops.values())
     rows = []
     node_ms = sum(ms for ms, _ in groups.values())
