@@ -81,7 +81,7 @@ def fit_gamut(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     pixels found outside the gamut are bisected.
     """
     ab = np.clip(ab, AB_MIN, AB_MAX).astype(np.float32)
-    bad = ~_inside(_linear_rgb(join_lab(light, ab)))
+    bad = _outside(light, ab)
     if not bad.any():
         return ab
     lb, abb = light[bad], ab[bad]
@@ -147,6 +147,12 @@ def _lookup(table: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:
     return out.reshape(-1)[:n].reshape(col.shape)
 
 
+def _at_hue_and_l(table: np.ndarray, hue: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """A (L, hue) grid table (chroma_limits' steps) read at each pixel's hue (degrees) and L."""
+    return _lookup(table, hue * np.float32(1 / LIMIT_HUE_STEP),
+                   light * np.float32(1 / LIMIT_L_STEP))
+
+
 def _polar(ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(..., 2) ab -> chroma and hue in degrees, each (...)."""
     ab = ab.astype(np.float32, copy=False)
@@ -158,8 +164,7 @@ def limit_chroma(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """fit_gamut's job by table lookup: (h, w) L and (h, w, 2) ab -> ab with each pixel's
     chroma cut to the limit for its L and hue (hue kept). 2.5-3.5x faster than fit_gamut."""
     chroma, hue = _polar(ab)
-    limit = _lookup(chroma_limits(), hue * np.float32(1 / LIMIT_HUE_STEP),
-                    light * np.float32(1 / LIMIT_L_STEP))
+    limit = _at_hue_and_l(chroma_limits(), hue, light)
     scale = np.minimum(limit / np.maximum(chroma, np.float32(1e-6)), np.float32(1))
     return ab.astype(np.float32, copy=False) * scale[..., None]
 
@@ -198,8 +203,7 @@ def gamut_suspects(light: np.ndarray, ab: np.ndarray, rows: int = 256) -> np.nda
     found = []
     for y in range(0, light.shape[0], rows):
         chroma, hue = _polar(ab[y:y + rows])
-        clear = _lookup(_clear_limits(), hue * np.float32(1 / LIMIT_HUE_STEP),
-                        light[y:y + rows] * np.float32(1 / LIMIT_L_STEP))
+        clear = _at_hue_and_l(_clear_limits(), hue, light[y:y + rows])
         found.append(np.flatnonzero(chroma > clear) + y * width)
     return np.concatenate(found)
 
