@@ -221,3 +221,45 @@ def tune_decoding_small(model, files):
 
     return tune_decoding(model, files, size=32, mixes=(0.0, 0.5, 1.0), temperatures=(0.3, 0.6),
                          powers=(0.0, 1.0))
+
+
+def test_weight_averaging_is_the_mean_of_its_snapshots_and_survives_resume(tmp_path, photo_dir):
+    """--swa-start: swa.pt holds the equal-weight mean of the weights (and BN statistics) at
+    each snapshot step, and a run stopped part-way and resumed ends with the same mean."""
+    import threading
+
+    from colorize.training.checkpoint import load_checkpoint
+    from colorize.training.loop import TrainConfig, train
+
+    base = dict(model="gae", data=str(photo_dir), model_args={"width": 0.125}, batch_size=2,
+                size=32, workers=0, min_chroma=0, val_every=100, warmup_steps=2,
+                save_every_s=1e9, swa_start=1, swa_every=1, swa_lr=2e-3)
+    snapshots = []
+    for steps in (1, 2, 3, 4):
+        run = train(TrainConfig(out=str(tmp_path / f"s{steps}"), steps=steps, **base))
+        snapshots.append(load_checkpoint(run / "last.pt")["model"])
+    averaged = load_checkpoint(tmp_path / "s4" / "swa.pt")
+    assert averaged["swa_models"] == 4
+    floats = [k for k, v in snapshots[0].items() if v.is_floating_point()]
+    assert any("running_mean" in k for k in floats)
+    for key in floats:
+        mean = torch.stack([s[key].float() for s in snapshots]).mean(0)
+        torch.testing.assert_close(averaged["model"][key], mean, rtol=1e-5, atol=1e-6)
+    # the mean differs from the last weights, so the comparison above can tell them apart
+    assert any(not torch.allclose(averaged["model"][k], snapshots[-1][k]) for k in floats)
+
+    stop = threading.Event()
+    part = tmp_path / "part"
+
+    def halt(e):
+        if e["event"] == "step" and e["step"] == 2:
+            stop.set()
+
+    train(TrainConfig(out=str(part), steps=4, **base), on_event=halt, stop=stop)
+    assert load_checkpoint(part / "swa.pt")["swa_models"] == 2
+    train(TrainConfig(out=str(part), steps=4, **base), resume=part)
+    resumed = load_checkpoint(part / "swa.pt")
+    assert resumed["swa_models"] == 4
+    for key in floats:
+        torch.testing.assert_close(resumed["model"][key], averaged["model"][key],
+                                   rtol=1e-5, atol=1e-6)

@@ -49,6 +49,14 @@ def train_command(
                                                    "trained unet generator)."),
     model_arg: list[str] = typer.Option([], "--arg", help="Extra model argument KEY=JSON, "
                                                           "e.g. --arg z_dim=16."),
+    swa_start: int = typer.Option(None, "--swa-start", min=0,
+                                  help="Average the weights from this step on (stochastic "
+                                       "weight averaging); the mean goes to swa.pt."),
+    swa_every: int = typer.Option(50, "--swa-every", min=1,
+                                  help="Steps between the snapshots that join the average."),
+    swa_lr: float = typer.Option(None, "--swa-lr", min=0.0,
+                                 help="Constant learning rate while averaging (default: the "
+                                      "schedule's rate at --swa-start)."),
 ) -> None:
     """Train a model; checkpoints, metrics.csv and progress go to the run folder."""
     need_training_extras()
@@ -79,7 +87,8 @@ def train_command(
         out=str(out or Path("runs") / model), model_args=args, epochs=epochs, steps=steps,
         batch_size=batch_size, lr=lr, size=size, patience=patience, seed=seed, device=device,
         workers=workers, val_every=val_every, val_limit=val_limit,
-        init=str(init) if init else None,
+        init=str(init) if init else None, swa_start=swa_start, swa_every=swa_every,
+        swa_lr=swa_lr,
     )
     stop = interrupt_flag()
     stopped_at: list[int] = []

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Sampler
 
 from colorize import __version__
@@ -56,6 +57,12 @@ class TrainConfig:
     save_every_s: float = 300.0
     min_chroma: float = 3.0
     init: str | None = None
+    # stochastic weight averaging: from step swa_start on, the learning rate stays at swa_lr
+    # (default: the schedule's rate at swa_start) and every swa_every steps the weights (and
+    # BN statistics) join an equal-weight running mean, saved as swa.pt
+    swa_start: int | None = None
+    swa_every: int = 50
+    swa_lr: float | None = None
 
 
 def pick_device(requested: str) -> torch.device:
@@ -72,6 +79,15 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
         return base * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def lr_for(cfg: TrainConfig, step: int, total: int) -> float:
+    """The schedule's rate, held constant from ``swa_start`` on when averaging."""
+    if cfg.swa_start is not None and step >= cfg.swa_start:
+        if cfg.swa_lr is not None:
+            return cfg.swa_lr
+        return lr_at(cfg.swa_start, total, cfg.lr, cfg.warmup_steps)
+    return lr_at(step, total, cfg.lr, cfg.warmup_steps)
 
 
 class EpochSampler(Sampler[int]):
@@ -198,6 +214,7 @@ def train(cfg: TrainConfig, resume: Path | None = None,
     val_every = cfg.val_every or steps_per_epoch
 
     step, best, bad_evals, history = 0, math.inf, 0, []
+    swa: AveragedModel | None = None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         for opt, state in zip(optimizers, ckpt["optimizers"], strict=True):
@@ -206,6 +223,9 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         step, best, bad_evals = ckpt["step"], ckpt["best"], ckpt["bad_evals"]
         history = list(ckpt["history"])
         _set_rng_state(ckpt["rng"])
+        if ckpt.get("swa") is not None:
+            swa = AveragedModel(model, use_buffers=True)
+            swa.load_state_dict(ckpt["swa"])
 
     def payload() -> dict[str, Any]:
         return {
@@ -219,7 +239,17 @@ def train(cfg: TrainConfig, resume: Path | None = None,
             "model": model.state_dict(),
             "optimizers": [o.state_dict() for o in optimizers],
             "scaler": scaler.state_dict(), "rng": _rng_state(),
+            "swa": swa.state_dict() if swa is not None else None,
         }
+
+    def save(name: str) -> None:
+        """Write ``name`` (last.pt / best.pt) and, while averaging, swa.pt beside it."""
+        save_checkpoint(out / name, payload())
+        if swa is not None and name == "last.pt":
+            averaged = payload()
+            averaged.update(model=swa.module.state_dict(), optimizers=[], swa=None,
+                            swa_models=int(swa.n_averaged))
+            save_checkpoint(out / "swa.pt", averaged)
 
     metrics_csv = out / "metrics.csv"
     model.train()
@@ -238,8 +268,7 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         for light, ab in loader:
             for g_opt in optimizers:
                 for group in g_opt.param_groups:
-                    group["lr"] = lr_at(step, total, cfg.lr, cfg.warmup_steps) * group.get(
-                        "lr_scale", 1.0)
+                    group["lr"] = lr_for(cfg, step, total) * group.get("lr_scale", 1.0)
             light = light.to(device, non_blocking=True)
             ab = ab.to(device, non_blocking=True)
             logs = model.training_step(light, ab, optimizers, scaler, autocast, cfg.clip)
@@ -247,6 +276,11 @@ def train(cfg: TrainConfig, resume: Path | None = None,
                 raise FloatingPointError(f"non-finite loss at step {step}: {logs}")
             step += 1
             seen += len(light)
+            if cfg.swa_start is not None and step >= cfg.swa_start and (
+                    (step - cfg.swa_start) % cfg.swa_every == 0):
+                if swa is None:
+                    swa = AveragedModel(model, use_buffers=True)
+                swa.update_parameters(model)
             rate = seen / max(1e-9, time.monotonic() - tic)
             emit({"event": "step", "step": step, "total": total, "epoch": epoch,
                   "img_per_s": rate, **logs})
@@ -254,33 +288,36 @@ def train(cfg: TrainConfig, resume: Path | None = None,
                 metrics = {"step": step, "epoch": epoch, "train_loss": logs["loss"],
                            **{f"val_{k}": v for k, v in evaluate(model, val_loader,
                                                                   device).items()}}
+                if swa is not None:
+                    metrics.update({f"val_swa_{k}": v for k, v in evaluate(
+                        swa.module, val_loader, device).items()})
                 history.append(metrics)
                 _append_csv(metrics_csv, metrics)
                 improved = metrics["val_loss"] < best
                 if improved:
                     best, bad_evals = metrics["val_loss"], 0
-                    save_checkpoint(out / "best.pt", payload())
+                    save("best.pt")
                 else:
                     bad_evals += 1
                 emit({"event": "eval", "best": improved, **metrics})
-                save_checkpoint(out / "last.pt", payload())
+                save("last.pt")
                 last_save = time.monotonic()
                 if cfg.patience and bad_evals >= cfg.patience:
                     emit({"event": "early_stop", "step": step})
                     early_stopped = True
                     break
             elif time.monotonic() - last_save > cfg.save_every_s:
-                save_checkpoint(out / "last.pt", payload())
+                save("last.pt")
                 last_save = time.monotonic()
             if step >= total:
                 break
             if stop is not None and stop.is_set():
-                save_checkpoint(out / "last.pt", payload())
+                save("last.pt")
                 emit({"event": "interrupted", "step": step, "total": total})
                 return out
-    save_checkpoint(out / "last.pt", payload())
+    save("last.pt")
     if not (out / "best.pt").exists():
-        save_checkpoint(out / "best.pt", payload())
+        save("best.pt")
     return out
 
 
