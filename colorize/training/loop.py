@@ -81,6 +81,18 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _running_mean(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """AveragedModel's update for one tensor; integer buffers (BN's num_batches_tracked)
+    take the current value (torch's default update fails on them on CUDA)."""
+    if not averaged.is_floating_point():
+        return current
+    return averaged + (current - averaged) / (n + 1)
+
+
+def _averaged(model: ColorModel) -> AveragedModel:
+    return AveragedModel(model, avg_fn=_running_mean, use_buffers=True)
+
+
 def lr_for(cfg: TrainConfig, step: int, total: int) -> float:
     """The schedule's rate, held constant from ``swa_start`` on when averaging."""
     if cfg.swa_start is not None and step >= cfg.swa_start:
@@ -224,7 +236,7 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         history = list(ckpt["history"])
         _set_rng_state(ckpt["rng"])
         if ckpt.get("swa") is not None:
-            swa = AveragedModel(model, use_buffers=True)
+            swa = _averaged(model)
             swa.load_state_dict(ckpt["swa"])
 
     def payload() -> dict[str, Any]:
@@ -279,7 +291,7 @@ def train(cfg: TrainConfig, resume: Path | None = None,
             if cfg.swa_start is not None and step >= cfg.swa_start and (
                     (step - cfg.swa_start) % cfg.swa_every == 0):
                 if swa is None:
-                    swa = AveragedModel(model, use_buffers=True)
+                    swa = _averaged(model)
                 swa.update_parameters(model)
             rate = seen / max(1e-9, time.monotonic() - tic)
             emit({"event": "step", "step": step, "total": total, "epoch": epoch,
