@@ -174,3 +174,23 @@ def test_image_with_an_unwritable_extension_is_a_one_line_error(tmp_path, tiny_m
     assert r.exit_code == 2 and "must end in one of" in r.output, r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
     assert list(work.iterdir()) == [src]
+
+
+def test_two_inputs_with_one_output_name_are_refused_before_any_work(tmp_path, tiny_model):
+    """a.jpg and a.png both become a.png under --format png: one would silently replace the
+    other, so the command refuses up front, and without --format both are written."""
+    src, dst = tmp_path / "in", tmp_path / "out"
+    (src / "sub").mkdir(parents=True)
+    rgb = color_image(24, 32, seed=3)
+    Image.fromarray(rgb).save(src / "sub" / "a.jpg")
+    Image.fromarray(rgb).save(src / "sub" / "a.png")
+    Image.fromarray(rgb).save(src / "b.jpg")
+    args = ["folder", str(src), "-o", str(dst), "--model", str(tiny_model)]
+    r = runner.invoke(app, [*args, "--format", "png"])
+    assert r.exit_code == 1
+    assert "a.jpg" in r.output and "a.png" in r.output and "--glob" in r.output
+    assert not dst.exists() or not any(dst.rglob("*.png"))
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*")
+                  if p.is_file()) == ["b.jpg", "sub/a.jpg", "sub/a.png"]

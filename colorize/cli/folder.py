@@ -82,7 +82,7 @@ def folder_command(
                                      "megapixels, so a larger scan runs alone. 1 uses the "
                                      "least memory."),
 ) -> None:
-    from colorize.core.batch import plan_folder, run_jobs
+    from colorize.core.batch import output_clashes, plan_folder, run_jobs
 
     existing_path(src, "input folder")
     if not src.is_dir():
@@ -91,6 +91,12 @@ def folder_command(
     jobs = plan_folder(src, out, glob, fmt)
     if not jobs:
         fail(f"no images found under {src}", code=1)
+    clashes = output_clashes(jobs)
+    if clashes:
+        a, b = clashes[0]
+        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+        fail(f"{a.src} and {b.src} would both be written to {b.dst}{more}; drop --format "
+             f"(each output keeps its input's format) or pick files with --glob", code=1)
     # two images at a time (run_jobs): ONNX Runtime's threads must not busy-wait for work
     # while the other image's full-resolution steps need the cores (small photos: 44 against
     # 27-35 img/s on 2 cores)

@@ -92,6 +92,18 @@ def plan_folder(src: Path, dst: Path, patterns: Sequence[str] = ("*",),
     return jobs
 
 
+def output_clashes(jobs: Sequence[Job]) -> list[tuple[Job, Job]]:
+    """Pairs of jobs that would write the same file (a.jpg and a.png under --format png)."""
+    first: dict[Path, Job] = {}
+    clashes = []
+    for job in jobs:
+        if job.dst in first:
+            clashes.append((first[job.dst], job))
+        else:
+            first[job.dst] = job
+    return clashes
+
+
 def _prefetch(jobs: Sequence[Job], max_pixels: int, depth: int = 2
               ) -> Iterator[tuple[Job, Picture | ColorizeError]]:
     """Decode images on a worker thread, a few ahead of inference."""
