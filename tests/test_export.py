@@ -182,7 +182,15 @@ def test_export_decoding_override_is_baked_in_and_recorded(tmp_path):
         ref = model.colorize(torch.from_numpy((light - 50) / 50)).numpy()
     np.testing.assert_allclose(over.predict(light), ref, atol=1e-3)
     assert np.abs(over.predict(light) - tuned.predict(light)).max() > 1e-3
-    for bad in ("1.0,0.4", "2,0.5,1", "a,b,c"):
+    # a fourth number is the chroma gain, applied in the graph
+    gained = tmp_path / "gain.onnx"
+    r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o", str(gained), "--size", "64",
+                            "--decoding", "1.0,0.4,0.5,1.25"])
+    assert r.exit_code == 0, r.output
+    gained = Colorizer(gained, device="cpu")
+    assert gained.meta.raw["output"]["mixing"]["gain"] == 1.25
+    np.testing.assert_allclose(gained.predict(light), 1.25 * over.predict(light), atol=1e-3)
+    for bad in ("1.0,0.4", "2,0.5,1", "a,b,c", "1,0.5,1,0", "1,0.5,1,1,1"):
         r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o",
                                 str(tmp_path / "bad.onnx"), "--decoding", bad])
         assert r.exit_code != 0 and "--decoding" in r.output

@@ -210,17 +210,49 @@ def test_tune_decoding_picks_from_grid(tmp_path, photo_dir):
 
     model = tiny("lite")
     files = list_images(photo_dir)[:3]
-    best, results = tune_decoding_small(model, files)
+    best, results = tune_decoding_small(model, files, gains=False)
     assert best in results and len(results) == 1 + 2 * 2 * 2
     assert all(np.isfinite(c.de76) and c.colorfulness_ratio >= 0 for c in results)
+    assert all(c.gain == 1.0 for c in results)
     assert float(model.mix) == pytest.approx(0.6)  # the model's own decoding is left alone
 
 
-def tune_decoding_small(model, files):
+def test_tune_gains_bring_each_decoding_to_the_colourfulness_goal(photo_dir):
+    """With gains, each decoding is also scored at the chroma gain that reaches the goal;
+    the answer is the lowest ΔE76 among the colourful-enough candidates, gains included."""
+    import math
+
+    from colorize.training.data import list_images
+    from tests.test_models import tiny
+
+    model = tiny("lite")
+    files = list_images(photo_dir)[:3]
+    goal = 0.8
+    best, results = tune_decoding_small(model, files, gains=True, min_colorfulness=goal)
+    plain = [c for c in results if c.gain == 1.0]
+    scaled = [c for c in results if c.gain != 1.0]
+    assert len(plain) == 9 and scaled
+    for c in plain:
+        mine = [s for s in scaled if (s.mix, s.temperature, s.conf_power) ==
+                (c.mix, c.temperature, c.conf_power)]
+        assert mine, "every decoding away from the goal gets a gain"
+        # the first gain scales colourfulness linearly to the goal (0.01 grid, rounded up);
+        # while short of it (gamut fitting), up to two more steps of 0.01
+        assert mine[0].gain == pytest.approx(math.ceil(goal / c.colorfulness_ratio * 100) / 100)
+        steps = [b.gain - a.gain for a, b in zip(mine, mine[1:], strict=False)]
+        assert steps == pytest.approx([0.01] * len(steps))
+        assert all(s.colorfulness_ratio < goal for s in mine[:-1])
+        assert mine[-1].colorfulness_ratio >= goal or len(mine) == 3
+    vivid = [c for c in results if c.colorfulness_ratio >= goal]
+    assert best == min(vivid, key=lambda c: c.de76)
+    assert model.gain == 1.0  # restored
+
+
+def tune_decoding_small(model, files, **kw):
     from colorize.training.tune import tune_decoding
 
     return tune_decoding(model, files, size=32, mixes=(0.0, 0.5, 1.0), temperatures=(0.3, 0.6),
-                         powers=(0.0, 1.0))
+                         powers=(0.0, 1.0), **kw)
 
 
 def test_weight_averaging_is_the_mean_of_its_snapshots_and_survives_resume(tmp_path, photo_dir):

@@ -26,6 +26,9 @@ def tune_command(
     exclude_eval: int = typer.Option(0, "--exclude-eval", min=0,
                                      help="Leave out the N photos that `colorize eval --limit "
                                           "N` scores, so the decoding is not tuned on them."),
+    gains: bool = typer.Option(True, "--gains/--no-gains",
+                               help="Also try each decoding with the chroma gain that brings "
+                                    "it to --min-colorfulness."),
 ) -> None:
     """Score every (mix, temperature) pair at full resolution and keep the most accurate one
     that is colourful enough."""
@@ -48,18 +51,19 @@ def tune_command(
         fail(str(exc))
     if not hasattr(model, "mix"):
         fail(f"model {ckpt['model_name']!r} has no tunable decoding")
-    best, results = tune_decoding(model, files, size, min_colorfulness=min_colorfulness)
+    best, results = tune_decoding(model, files, size, min_colorfulness=min_colorfulness,
+                                  gains=gains)
     table = Table(title=f"decoding on {len(files)} photos at {size}")
-    for col in ("mix", "T", "conf power", "PSNR", "ΔE76", "colorful ×truth"):
+    for col in ("mix", "T", "conf power", "gain", "PSNR", "ΔE76", "colorful ×truth"):
         table.add_column(col, justify="right")
     for c in results:
         mark = " *" if c is best else ""
         table.add_row(f"{c.mix:.2f}", f"{c.temperature:.2f}", f"{c.conf_power:g}",
-                      f"{c.psnr:.2f}", f"{c.de76:.2f}",
+                      f"{c.gain:.2f}", f"{c.psnr:.2f}", f"{c.de76:.2f}",
                       f"{c.colorfulness_ratio:.2f}{mark}")
     console.print(table)
-    set_decoding(model, best.mix, best.temperature, best.conf_power)
-    ckpt = with_decoding(ckpt, best.mix, best.temperature, best.conf_power,
+    set_decoding(model, best.mix, best.temperature, best.conf_power, best.gain)
+    ckpt = with_decoding(ckpt, best.mix, best.temperature, best.conf_power, best.gain,
                          candidates=[vars(c) for c in results])
     ckpt["model"] = model.state_dict()
     ckpt.setdefault("metrics", {})
@@ -68,6 +72,7 @@ def tune_command(
     for key in ("optimizers", "scaler", "rng"):
         ckpt.pop(key, None)
     save_checkpoint(out, ckpt)
-    console.print(f"chose mix {best.mix} T {best.temperature} power {best.conf_power}: "
+    console.print(f"chose mix {best.mix} T {best.temperature} power {best.conf_power} "
+                  f"gain {best.gain}: "
                   f"PSNR {best.psnr:.2f}, ΔE76 {best.de76:.2f}, colorfulness "
                   f"{best.colorfulness_ratio:.2f}x; wrote {out}")

@@ -9,6 +9,7 @@ if none does, the most colourful one.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,23 +33,27 @@ class Candidate:
     psnr: float
     de76: float
     colorfulness_ratio: float
+    gain: float = 1.0
 
 
-def set_decoding(model: ColorModel, mix: float, temperature: float, conf_power: float
-                 ) -> None:
+def set_decoding(model: ColorModel, mix: float, temperature: float, conf_power: float,
+                 gain: float = 1.0) -> None:
     """Put a decoding into a bins + regression model: what its forward pass and export use."""
     model.mix.fill_(mix)
     model.temperature.fill_(temperature)
     model.conf_power = float(conf_power)
+    model.gain = float(gain)
 
 
 def with_decoding(ckpt: dict, mix: float, temperature: float, conf_power: float,
-                  **extra) -> dict:
-    """The checkpoint with a decoding recorded: ``conf_power`` in the model args (it is a
-    constructor argument) and the three values, plus ``extra``, under ``decoding``."""
-    return {**ckpt, "model_args": {**ckpt["model_args"], "conf_power": conf_power},
+                  gain: float = 1.0, **extra) -> dict:
+    """The checkpoint with a decoding recorded: ``conf_power`` and ``gain`` in the model args
+    (they are constructor arguments) and the four values, plus ``extra``, under
+    ``decoding``."""
+    return {**ckpt, "model_args": {**ckpt["model_args"], "conf_power": conf_power,
+                                   "gain": gain},
             "decoding": {"mix": mix, "temperature": temperature, "conf_power": conf_power,
-                         **extra}}
+                         "gain": gain, **extra}}
 
 
 def _working(light: np.ndarray, size: int, multiple: int = 32) -> np.ndarray:
@@ -64,7 +69,12 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
                   mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
                   temperatures: Sequence[float] = (0.2, 0.3, 0.38, 0.5),
                   powers: Sequence[float] = (0.0, 0.5, 1.0),
-                  min_colorfulness: float = 0.8) -> tuple[Candidate, list[Candidate]]:
+                  min_colorfulness: float = 0.8, gains: bool = True
+                  ) -> tuple[Candidate, list[Candidate]]:
+    """Score every (mix, T, power) at full resolution; with ``gains``, each one also at the
+    chroma gain (on a 0.01 grid, rounded up) that brings it to ``min_colorfulness``, since
+    colourfulness scales about linearly with the gain. The answer: the lowest ΔE76 among
+    those colourful enough (else the most colourful)."""
     model.eval()
     cached = []
     for path in files:
@@ -78,24 +88,42 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
         cached.append((light, small.shape, model(x), truth))
     truth_cf = float(np.mean([colorfulness(t) for *_, t in cached]))
     results = []
-    old = (model.mix.clone(), model.temperature.clone(), model.conf_power)
+    old = (model.mix.clone(), model.temperature.clone(), model.conf_power, model.gain)
+
+    def score(decoded: list[np.ndarray], gain: float) -> Candidate:
+        # a gain on the graph's ab before its (linear) upsampling is this saturation in merge
+        mse, de, cf = [], [], []
+        for (light, _, _, truth), ab in zip(cached, decoded, strict=True):
+            rgb = np.rint(merge(light, ab, gain) * 255).astype(np.uint8)
+            mse.append(np.mean((rgb.astype(np.float64) - truth) ** 2))
+            de.append(delta_e76(lab_of(rgb), lab_of(truth)).mean())
+            cf.append(colorfulness(rgb))
+        return Candidate(mix, temp, power, float(10 * np.log10(255**2 / np.mean(mse))),
+                         float(np.mean(de)), float(np.mean(cf)) / truth_cf, gain)
+
     for mix, temp, power in itertools.product(mixes, temperatures, powers):
         if mix == 0 and (temp != temperatures[0] or power != powers[0]):
             continue  # neither matters without the bins
         set_decoding(model, mix, temp, power)
-        mse, de, cf = [], [], []
-        for light, shape, out, truth in cached:
-            ab = F.interpolate(model.decode(out), size=shape, mode="bilinear",
-                               align_corners=False)[0].permute(1, 2, 0).numpy()
-            rgb = np.rint(merge(light, ab, 1.0) * 255).astype(np.uint8)
-            mse.append(np.mean((rgb.astype(np.float64) - truth) ** 2))
-            de.append(delta_e76(lab_of(rgb), lab_of(truth)).mean())
-            cf.append(colorfulness(rgb))
-        results.append(Candidate(mix, temp, power, float(10 * np.log10(255**2 / np.mean(mse))),
-                                 float(np.mean(de)), float(np.mean(cf)) / truth_cf))
+        decoded = [F.interpolate(model.decode(out), size=shape, mode="bilinear",
+                                 align_corners=False)[0].permute(1, 2, 0).numpy()
+                   for _, shape, out, _ in cached]
+        plain = score(decoded, 1.0)
+        results.append(plain)
+        if not gains or plain.colorfulness_ratio <= 0:
+            continue
+        gain = math.ceil(round(min_colorfulness / plain.colorfulness_ratio * 100, 6)) / 100
+        for _ in range(3):  # gamut fitting can make it a little less than linear
+            if gain == 1.0:
+                break
+            scaled = score(decoded, gain)
+            results.append(scaled)
+            if scaled.colorfulness_ratio >= min_colorfulness:
+                break
+            gain = round(gain + 0.01, 2)
     model.mix.copy_(old[0])
     model.temperature.copy_(old[1])
-    model.conf_power = old[2]
+    model.conf_power, model.gain = old[2], old[3]
     vivid = [c for c in results if c.colorfulness_ratio >= min_colorfulness]
     best = (min(vivid, key=lambda c: c.de76) if vivid
             else max(results, key=lambda c: c.colorfulness_ratio))

@@ -58,7 +58,7 @@ class LiteUNet(ColorModel):
     def __init__(self, pretrained: bool = True, width: float = 1.0, reg_weight: float = 1.0,
                  cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
                  mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0,
-                 chroma_weight: float = 0.0, encoder: str = "lite0"):
+                 chroma_weight: float = 0.0, encoder: str = "lite0", gain: float = 1.0):
         super().__init__()
         self.encoder = LiteEncoder(pretrained, encoder)
         c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
@@ -80,6 +80,10 @@ class LiteUNet(ColorModel):
         self.rebalance_lambda = rebalance_lambda
         self.conf_power = float(conf_power)
         self.chroma_weight = float(chroma_weight)
+        # chroma gain of the decoded ab (part of the tuned decoding, like conf_power): the
+        # regression head's conditional mean is muted, and a gain is a cheaper way to the
+        # colourfulness goal than weight on the bins
+        self.gain = float(gain)
 
     def features(self, light: torch.Tensor) -> torch.Tensor:
         # TF-style ImageNet input scaling (x - 127.5) / 128 is L_norm repeated on 3 channels.
@@ -97,7 +101,8 @@ class LiteUNet(ColorModel):
     def decode(self, out: torch.Tensor, size: torch.Tensor | None = None) -> torch.Tensor:
         """forward()'s output (N, 2 + Q, H, W) -> ab (N, 2, H, W) in CIELAB units."""
         reg = out[:, :2].permute(0, 2, 3, 1) * AB_SCALE
-        return self._mix(reg, out[:, 2:].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        ab = self._mix(reg, out[:, 2:].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return ab * self.gain if self.gain != 1.0 else ab
 
     def _mix(self, reg: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """Regression ab (N, H, W, 2) and bin logits (N, H, W, Q), channels last -> ab.
@@ -131,6 +136,8 @@ class LiteUNet(ColorModel):
             logits = F.linear(pixels, self.cls_head.weight.flatten(1), self.cls_head.bias)
             logits = logits.reshape(n, h, w, -1)
             ab = self._mix(ab.permute(0, 2, 3, 1), logits).permute(0, 3, 1, 2)
+        if self.gain != 1.0:
+            ab = ab * self.gain
         return F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
 
     def configure_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
