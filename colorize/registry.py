@@ -141,7 +141,7 @@ register(ModelSpec(
 register(ModelSpec(
     name="lite",
     family="unet",
-    description="EfficientNet-Lite0 U-Net, regression + bin heads mixed (default)",
+    description="EfficientNet-Lite0 U-Net, regression + bin heads, tuned decoding (default)",
     builder="colorize.training.models.lite:LiteUNet",
     output="ab",
     loss="smooth-l1 + rebalanced soft cross-entropy",

@@ -3,9 +3,11 @@
 and two heads at 1/4 resolution: ab regression and a distribution over the in-gamut ab bins.
 
 Regression alone is right but brownish (it predicts the conditional mean); classification
-alone is vivid but often wrong. The exported output mixes the two: per pixel, the annealed
+alone is vivid but often wrong. The exported output can mix the two: per pixel, the annealed
 mean of the bin distribution weighted by the distribution's confidence, and the regression
-elsewhere. ``mix`` and ``temperature`` are buffers tuned on validation data after training.
+elsewhere, times a chroma gain. ``mix`` and ``temperature`` (buffers), ``conf_power`` and
+``gain`` are tuned on validation data after training (`colorize tune`); a decoding with mix 0
+leaves the bin head out of the exported graph.
 """
 
 from __future__ import annotations
