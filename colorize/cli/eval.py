@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from colorize.cli.common import DeviceOpt, SizeOpt, ThreadsOpt, console, fail
+from colorize.cli.common import DeviceOpt, SizeOpt, ThreadsOpt, TtaOpt, console, fail, with_tta
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
 from colorize.core.smoothing import DEFAULT_STRENGTH
@@ -70,6 +70,7 @@ def eval_command(
                               help="Use at most N images (evenly spaced over the sorted "
                                    "folder) / the first N frames."),
     size: int = SizeOpt,
+    tta: str = TtaOpt,
     json_out: Path = typer.Option(None, "--json", help="Write every number to this file."),
     sheet: Path = typer.Option(None, "--sheet", help="Contact sheet PNG: gray | output | truth."),
     sheet_count: int = typer.Option(8, "--sheet-count", min=1),
@@ -97,6 +98,7 @@ def eval_command(
             colorizer = Colorizer(path, device=device, threads=threads)
         except ColorizeError as exc:
             fail(str(exc))
+        colorizer = with_tta(colorizer, tta)
         if video is not None:
             from colorize.cli.video import eval_video
 
@@ -147,6 +149,8 @@ def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_
         contact_sheet(result.sheet_rows, sheet)
         console.print(f"contact sheet: {sheet}")
     if json_out:
-        json_out.write_text(json.dumps({"model": colorizer.meta.name, "pooled": model_sum,
+        json_out.write_text(json.dumps({"model": colorizer.meta.name,
+                                        "tta": getattr(colorizer, "mode", "off"),
+                                        "pooled": model_sum,
                                         "gray": gray_sum, "images": result.rows}, indent=1))
         console.print(f"numbers: {json_out}")

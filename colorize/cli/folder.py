@@ -16,10 +16,12 @@ from colorize.cli.common import (
     SaturationOpt,
     SizeOpt,
     ThreadsOpt,
+    TtaOpt,
     console,
     existing_path,
     fail,
     interrupt_flag,
+    with_tta,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -53,13 +55,15 @@ def _check_format(fmt: str | None) -> str | None:
     return fmt
 
 
-def _colorizer(model: str | None, device: str, threads: int, spinning: bool = True):
+def _colorizer(model: str | None, device: str, threads: int, tta: str,
+               spinning: bool = True):
     from colorize.core.session import Colorizer
 
     try:
-        return Colorizer(model, device=device, threads=threads, spinning=spinning)
+        colorizer = Colorizer(model, device=device, threads=threads, spinning=spinning)
     except ColorizeError as exc:
         fail(str(exc))
+    return with_tta(colorizer, tta)
 
 
 def folder_command(
@@ -71,6 +75,7 @@ def folder_command(
     fmt: str = FormatOpt,
     size: int = SizeOpt,
     saturation: float = SaturationOpt,
+    tta: str = TtaOpt,
     overwrite: bool = OverwriteOpt,
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
@@ -100,7 +105,7 @@ def folder_command(
     # two images at a time (run_jobs): ONNX Runtime's threads must not busy-wait for work
     # while the other image's full-resolution steps need the cores (small photos: 44 against
     # 27-35 img/s on 2 cores)
-    colorizer = _colorizer(model, device, threads, spinning=False)
+    colorizer = _colorizer(model, device, threads, tta, spinning=False)
     console.print(f"model {colorizer.meta.name} on {colorizer.active_provider}; "
                   f"{len(jobs)} images")
     counts = {"done": 0, "skipped": 0, "failed": 0}
@@ -149,6 +154,7 @@ def image_command(
     fmt: str = FormatOpt,
     size: int = SizeOpt,
     saturation: float = SaturationOpt,
+    tta: str = TtaOpt,
     overwrite: bool = OverwriteOpt,
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
@@ -172,7 +178,7 @@ def image_command(
              f"{', '.join(sorted(IMAGE_SUFFIXES))} (or pass --format)")
     if dst.exists() and not overwrite:
         fail(f"{dst} exists; pass --overwrite to replace it", code=1)
-    colorizer = _colorizer(model, device, threads)
+    colorizer = _colorizer(model, device, threads, tta)
     if (samples > 1 or seed is not None) and "z" not in colorizer.extra_inputs:
         fail(f"model {colorizer.meta.name!r} has no latent input; --samples/--seed need "
              "unet-vae")

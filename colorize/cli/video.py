@@ -16,10 +16,12 @@ from colorize.cli.common import (
     SaturationOpt,
     SizeOpt,
     ThreadsOpt,
+    TtaOpt,
     console,
     existing_path,
     fail,
     interrupt_flag,
+    with_tta,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -56,6 +58,7 @@ def video_command(
     end: float = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
     size: int = SizeOpt,
     saturation: float = SaturationOpt,
+    tta: str = TtaOpt,
     overwrite: bool = OverwriteOpt,
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
@@ -77,6 +80,7 @@ def video_command(
         colorizer = Colorizer(model, device=device, threads=threads, spinning=False)
     except ColorizeError as exc:
         fail(str(exc))
+    colorizer = with_tta(colorizer, tta)
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch=batch, size=size,
                         saturation=saturation, start=start, end=end,
                         smoothing=SmootherConfig(smooth, smooth_strength, cut_threshold))
@@ -123,6 +127,7 @@ def frames_command(
     cut_threshold: float = CutOpt,
     size: int = SizeOpt,
     saturation: float = SaturationOpt,
+    tta: str = TtaOpt,
     overwrite: bool = OverwriteOpt,
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
@@ -139,6 +144,7 @@ def frames_command(
         colorizer = Colorizer(model, device=device, threads=threads)
     except ColorizeError as exc:
         fail(str(exc))
+    colorizer = with_tta(colorizer, tta)
     stop = interrupt_flag()
     failures = 0
     try:
