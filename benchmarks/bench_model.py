@@ -1,11 +1,20 @@
 """Model speed: ONNX Runtime (each bundled model and precision) vs PyTorch eager, beside this
 machine's measured fp32 matmul peak. Prints a table and writes JSON.
 
+Two shares of the peak per cell: "%peak" against a best-of-5 numpy 2048^3 matmul timed at the
+start of the run (best-of model time / best-of peak), and "%pair" the median over 7 rounds of
+one matmul and one model call back to back (steadier on this machine, whose speed drifts by
+up to 40 % between minutes; it also comes out lower).
+
     python benchmarks/bench_model.py --out benchmarks/results/model.json
     python benchmarks/bench_model.py --levels --out benchmarks/results/ort_levels.json
 
 --levels: ONNX Runtime's graph optimisation levels ALL and LAYOUT on the CPU, interleaved,
 for every bundled file (what colorize.core.session.graph_level chooses between).
+--tta: what test-time augmentation costs (`--tta off|flip|full` of the commands): ms per
+image of each mode through the same session, interleaved, and the ratio to off.
+
+    python benchmarks/bench_model.py --tta --sizes 256 --out benchmarks/results/tta.json
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import onnxruntime as ort
 from onnx import shape_inference
 
 from colorize.core.session import Colorizer
+from colorize.core.tta import TTA_MODES, augment
 from colorize.registry import get_spec, list_models
 
 
@@ -106,6 +116,34 @@ def bench_onnx(path: Path, size: int, batch: int, repeats: int) -> float:
     return time_call(lambda: col.predict(x), repeats) / batch
 
 
+def paired_pct(path: Path, size: int, batch: int, gflop: float, rounds: int = 7,
+               n: int = 2048, pause: float = 0.3) -> float:
+    """Median over interleaved rounds of (model GFLOP/s) / (numpy matmul GFLOP/s), each
+    round one matmul and one model call (after a warm call), a moment apart. This machine's
+    speed drifts by up to 40 % between minutes, so a ratio taken within a round is steadier
+    than a best-of-N peak from the start of the run against a best-of-N model time from
+    minutes later."""
+    col = Colorizer(path, device="cpu")
+    x = np.random.default_rng(0).uniform(0, 100, (batch, 1, size, size)).astype(np.float32)
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    ratios = []
+    for _ in range(rounds):
+        # BLAS and ONNX Runtime threads each busy-wait for a while after a call and would
+        # take the cores from the other one: a pause lets them sleep before the switch
+        time.sleep(pause)
+        t = time.perf_counter()
+        a @ b
+        t_mm = time.perf_counter() - t
+        time.sleep(pause)
+        col.predict(x)
+        t = time.perf_counter()
+        col.predict(x)
+        t_model = time.perf_counter() - t
+        ratios.append((gflop * batch / t_model) / (2 * n**3 / t_mm / 1e9))
+    return 100 * float(np.median(ratios))
+
+
 def bench_torch(name: str, size: int, batch: int, repeats: int, bf16: bool = False
                 ) -> float | None:
     try:
@@ -165,6 +203,31 @@ def compare_levels(paths: list[Path], size: int, batches: list[int], rounds: int
     return rows
 
 
+def compare_tta(paths: list[Path], sizes: list[int], batches: list[int], rounds: int = 5
+                ) -> list:
+    """Median ms per image of each --tta mode, the modes alternating round by round."""
+    rows = []
+    for path in paths:
+        col = Colorizer(path, device="cpu")
+        wrapped = {mode: augment(col, mode) for mode in TTA_MODES}
+        for size in sizes:
+            for batch in batches:
+                x = np.random.default_rng(0).uniform(0, 100, (batch, 1, size, size)).astype(
+                    np.float32)
+                times: dict[str, list[float]] = {mode: [] for mode in TTA_MODES}
+                for _ in range(rounds):
+                    for mode, c in wrapped.items():
+                        times[mode].append(time_call(lambda c=c, x=x: c.predict(x), 1) / batch)
+                row = {"model": path.stem, "size": size, "batch": batch}
+                for mode in TTA_MODES:
+                    row[f"{mode}_ms"] = 1e3 * float(np.median(times[mode]))
+                    row[f"{mode}_x"] = row[f"{mode}_ms"] / row["off_ms"]
+                rows.append(row)
+                print(f"{path.stem:<14}{size:>6}{batch:>6}  " + "  ".join(
+                    f"{m} {row[f'{m}_ms']:6.1f} ms ({row[f'{m}_x']:.2f}x)" for m in TTA_MODES))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -173,10 +236,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/model.json"))
     ap.add_argument("--levels", action="store_true",
                     help="compare ORT graph optimisation levels ALL and LAYOUT instead")
+    ap.add_argument("--tta", action="store_true",
+                    help="time the --tta modes (off, flip, full) instead")
     args = ap.parse_args()
     weights = Path(__file__).resolve().parents[1] / "colorize" / "weights"
-    if args.levels:
-        rows = compare_levels(sorted(weights.glob("*.onnx")), args.sizes[0], args.batches)
+    if args.levels or args.tta:
+        paths = sorted(weights.glob("*.onnx"))
+        rows = (compare_levels(paths, args.sizes[0], args.batches) if args.levels
+                else compare_tta(paths, args.sizes, args.batches))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
                                         "onnxruntime": ort.__version__, "rows": rows},
@@ -187,7 +254,7 @@ def main() -> None:
     rows = []
     print(f"fp32 matmul peak (numpy 2048^3, best of 5): {peak:.1f} GFLOP/s")
     print(f"{'model':<14}{'size':>6}{'batch':>6}{'ms/img':>9}{'GFLOP':>8}{'GFLOP/s':>9}"
-          f"{'%peak':>7}{'torch ms':>10}{'ORT/torch':>10}{'bf16 ms':>9}")
+          f"{'%peak':>7}{'%pair':>8}{'torch ms':>10}{'ORT/torch':>10}{'bf16 ms':>9}")
     for name in list_models():
         spec = get_spec(name)
         if not spec.bundled:
@@ -199,6 +266,7 @@ def main() -> None:
                 gflop = graph_gflop(path, size, size)
                 for batch in args.batches:
                     sec = bench_onnx(path, size, batch, args.repeats)
+                    paired = paired_pct(path, size, batch, gflop)
                     tsec = bsec = None
                     if label == stem:
                         tsec = bench_torch(name, size, batch, args.repeats)
@@ -206,12 +274,13 @@ def main() -> None:
                     rate = gflop / sec
                     row = {"model": label, "size": size, "batch": batch, "ms": sec * 1e3,
                            "gflop": gflop, "gflops": rate, "pct_peak": 100 * rate / peak,
+                           "pct_peak_paired": paired,
                            "torch_ms": tsec * 1e3 if tsec else None,
                            "ort_over_torch": (tsec / sec) if tsec else None,
                            "torch_bf16_ms": bsec * 1e3 if bsec else None}
                     rows.append(row)
                     print(f"{label:<14}{size:>6}{batch:>6}{row['ms']:>9.1f}{gflop:>8.2f}"
-                          f"{rate:>9.1f}{row['pct_peak']:>6.0f}%"
+                          f"{rate:>9.1f}{row['pct_peak']:>6.0f}%{paired:>7.0f}%"
                           f"{(f'{tsec * 1e3:.1f}' if tsec else '-'):>10}"
                           f"{(f'{tsec / sec:.2f}x' if tsec else '-'):>10}"
                           f"{(f'{bsec * 1e3:.1f}' if bsec else '-'):>9}")
