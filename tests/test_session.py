@@ -52,6 +52,16 @@ def test_metadata_read_and_batched_predict(tiny_model):
     np.testing.assert_allclose(ab[1:2], single, atol=1e-5)
 
 
+def test_predict_refuses_sizes_off_the_size_multiple(tiny_model):
+    # exported U-Nets upsample by a constant factor, so a graph only takes multiples of its
+    # size_multiple (8 for the tiny model): a clear error instead of one from inside ORT
+    col = Colorizer(tiny_model, device="cpu")
+    with pytest.raises(ValueError, match="multiples of 8"):
+        col.predict(np.zeros((1, 1, 16, 20), np.float32))
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        col.predict(np.zeros((16, 24), np.float32))
+
+
 def test_working_shape_keeps_aspect(tiny_model):
     col = Colorizer(tiny_model, device="cpu")
     assert col.working_shape(1000, 2000, 256) == (128, 256)

@@ -193,7 +193,12 @@ class Colorizer:
         return h, w
 
     def predict(self, light: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
-        """L (N, 1, H, W) in [0, 100] -> ab (N, 2, H, W) in CIELAB units."""
+        """L (N, 1, H, W) in [0, 100] -> ab (N, 2, H, W) in CIELAB units; H and W must be
+        multiples of the model's size_multiple (working_shape gives such sizes)."""
+        m = self.meta.size_multiple
+        if light.ndim != 4 or light.shape[2] % m or light.shape[3] % m:
+            raise ValueError(f"{self.meta.name}: input of shape {tuple(light.shape)}; the "
+                             f"model takes (N, 1, H, W) with H and W multiples of {m}")
         x = ((light - self.meta.l_center) / self.meta.l_scale).astype(np.float32, copy=False)
         feeds = {"L": np.ascontiguousarray(x)}
         for name, info in self.extra_inputs.items():

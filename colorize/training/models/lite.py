@@ -22,7 +22,7 @@ from torch import nn
 
 from colorize.core.color import AB_SCALE
 from colorize.training import bins
-from colorize.training.models.base import ColorModel, UpBlock, conv_bn_relu, scaled
+from colorize.training.models.base import ColorModel, UpBlock, conv_bn_relu, scaled, upsample
 from colorize.training.pretrained import LITE_VARIANTS, load_lite_imagenet
 
 
@@ -140,7 +140,7 @@ class LiteUNet(ColorModel):
             ab = self._mix(ab.permute(0, 2, 3, 1), logits).permute(0, 3, 1, 2)
         if self.gain != 1.0:
             ab = ab * self.gain
-        return F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
+        return upsample(ab, light.shape[-2:], 4)
 
     def configure_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
         # the ImageNet encoder moves more slowly than the freshly initialised decoder

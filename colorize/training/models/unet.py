@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from colorize.training.models.base import RegressionModel, UpBlock, conv_bn_relu, scaled
+from colorize.training.models.base import RegressionModel, UpBlock, conv_bn_relu, scaled, upsample
 from colorize.training.models.baseline import ImageNetInput
 from colorize.training.pretrained import torchvision_weights
 
@@ -41,5 +40,5 @@ class ResNetUNet(RegressionModel):
         x = self.up8(x, x8)
         x = self.up4(x, x4)
         x = self.up2(x, x2)
-        x = F.interpolate(x, size=light.shape[-2:], mode="bilinear", align_corners=False)
+        x = upsample(x, light.shape[-2:], 2)
         return torch.tanh(self.head(self.full(torch.cat([x, light], dim=1))))

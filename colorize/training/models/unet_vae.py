@@ -16,6 +16,7 @@ from colorize.training.models.base import (
     backward_step,
     conv_bn_relu,
     scaled,
+    upsample,
 )
 
 
@@ -63,7 +64,7 @@ class UNetVAE(RegressionModel):
         x = self.bottleneck(torch.cat([x, zmap], dim=1))
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
             x = block(x, skip)
-        x = F.interpolate(x, size=light.shape[-2:], mode="bilinear", align_corners=False)
+        x = upsample(x, light.shape[-2:], 2)
         return torch.tanh(self.head(self.full(torch.cat([x, light], dim=1))))
 
     def _vae_loss(self, light, ab, sample: bool):
