@@ -109,6 +109,26 @@ def test_int8_and_fp16_variants_run_close_to_fp32(tmp_path):
         assert cmp.delta_e76 < 5.0, (variant, cmp)
 
 
+def test_int8_of_a_unet_at_a_working_size_off_the_multiple(tmp_path):
+    # calibration and the speed check run at the working size rounded to the graph's size
+    # multiple: a U-Net export takes only multiples of 32 (its upsampling is a constant 2x)
+    from PIL import Image
+
+    from colorize.export.variants import compare, to_int8
+    from tests.helpers import color_image
+
+    model = tiny("lite").eval()
+    fp32 = export_model(model, ckpt_for(model, "lite"), tmp_path / "l.onnx", working_size=100,
+                        verify_sizes=((64, 64),)).path
+    photos = []
+    for i in range(3):
+        Image.fromarray(color_image(60, 80, seed=i)).save(tmp_path / f"p{i}.png")
+        photos.append(tmp_path / f"p{i}.png")
+    to_int8(fp32, tmp_path / "l8.onnx", photos[:2], size=100)
+    cmp = compare(fp32, tmp_path / "l8.onnx", photos[2:], size=100, repeats=1)
+    assert cmp.ms_variant > 0 and np.isfinite(cmp.delta_e76)
+
+
 def test_export_cli_needs_weights(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -39,9 +39,11 @@ class _CalibrationReader:
         from colorize.core.pipeline import luminance_of, resize_plane
 
         self.batches = []
+        # square, at the working size rounded to the graph's size multiple
+        side, _ = colorizer.working_shape(size, size, size)
         for path in images:
             light = luminance_of(read_image(path))
-            small = resize_plane(light, size, size)
+            small = resize_plane(light, side, side)
             x = (small - colorizer.meta.l_center) / colorizer.meta.l_scale
             feed = {"L": x[None, None].astype(np.float32)}
             if "z" in colorizer.extra_inputs:
@@ -175,6 +177,7 @@ def compare(fp32: Path, variant: Path, images: Sequence[Path], size: int | None 
         n += 1
     psnr = float(10 * np.log10(255**2 / max(mse / max(n, 1), 1e-10)))
     s = size or a.meta.working_size
+    s, _ = a.working_shape(s, s, s)
     x = np.random.default_rng(0).uniform(0, 100, (1, 1, s, s)).astype(np.float32)
     times = {}
     for name, col in (("a", a), ("b", b)):
