@@ -94,6 +94,35 @@ def test_folder_with_tta_on_the_bundled_model(tmp_path):
     assert 0 < diff_ab.mean() < 8
 
 
+def test_defaults_flip_for_folder_and_image_off_for_video(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), cv2.cvtColor(color_image(40, 56, seed=5), cv2.COLOR_RGB2GRAY))
+    pixels = {}
+    for label, extra in (("default", []), ("flip", ["--tta", "flip"]), ("off", ["--tta", "off"])):
+        r = runner.invoke(app, ["folder", str(src), "-o", str(tmp_path / label), "--model",
+                                str(tiny_model), *extra])
+        assert r.exit_code == 0, r.output
+        pixels[label] = cv2.imread(str(tmp_path / label / "a.png"))
+    assert np.array_equal(pixels["default"], pixels["flip"])
+    assert not np.array_equal(pixels["default"], pixels["off"])
+    r = runner.invoke(app, ["image", str(src / "a.png"), "-o", str(tmp_path / "one.png"),
+                            "--model", str(tiny_model)])
+    assert r.exit_code == 0 and np.array_equal(cv2.imread(str(tmp_path / "one.png")),
+                                               pixels["flip"])
+
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=6, audio=None)
+    frames = {}
+    for label, extra in (("default", []), ("off", ["--tta", "off"]), ("flip", ["--tta", "flip"])):
+        out = tmp_path / f"{label}.mp4"
+        r = runner.invoke(app, ["video", str(clip), "-o", str(out), "--model", str(tiny_model),
+                                "--smooth", "none", *extra])
+        assert r.exit_code == 0, r.output
+        frames[label] = out.read_bytes()
+    assert frames["default"] == frames["off"] and frames["default"] != frames["flip"]
+
+
 def test_bad_tta_is_a_one_line_error(tmp_path, tiny_model):
     src = tmp_path / "in"
     src.mkdir()
