@@ -40,8 +40,9 @@ def export_command(
                                       "tuned for int8)."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
-    """Export to ONNX (dynamic N, H, W; metadata inside), check it and verify it against
-    PyTorch at two sizes. fp16 / int8 variants are compared against fp32 on held-out photos."""
+    """Export to ONNX (dynamic N, H, W, with H and W multiples of 32; metadata inside), check
+    it and verify it against PyTorch at two sizes. fp16 / int8 variants are compared against
+    fp32 on held-out photos."""
     need_training_extras()
     import tempfile
 
