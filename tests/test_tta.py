@@ -123,6 +123,26 @@ def test_defaults_flip_for_folder_and_image_off_for_video(tmp_path, tiny_model):
     assert frames["default"] == frames["off"] and frames["default"] != frames["flip"]
 
 
+def test_eval_scores_the_tta_it_was_given(tmp_path, tiny_model):
+    pytest.importorskip("skimage")
+    import json
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(data / f"p{i}.png"), color_image(40, 56, seed=i))
+    pooled = {}
+    for mode in ("off", "flip"):
+        out = tmp_path / f"{mode}.json"
+        r = runner.invoke(app, ["eval", "--model", str(tiny_model), "--data", str(data),
+                                "--tta", mode, "--json", str(out)])
+        assert r.exit_code == 0, r.output
+        result = json.loads(out.read_text())
+        assert result["tta"] == mode
+        pooled[mode] = result["pooled"]
+    assert pooled["off"]["de76"] != pooled["flip"]["de76"]
+
+
 def test_bad_tta_is_a_one_line_error(tmp_path, tiny_model):
     src = tmp_path / "in"
     src.mkdir()

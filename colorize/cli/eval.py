@@ -125,14 +125,16 @@ def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_
     model_sum, gray_sum = result.model.summary(), result.gray.summary()
     if not model_sum:
         fail("no image could be evaluated", code=1)
-    table = Table(title=f"{colorizer.meta.name} on {data} ({model_sum['images']} images)")
+    tta = getattr(colorizer, "mode", "off")
+    method = colorizer.meta.name + (f" --tta {tta}" if tta != "off" else "")
+    table = Table(title=f"{method} on {data} ({model_sum['images']} images)")
     table.add_column("method")
     cols = [("psnr", "PSNR dB"), ("ssim", "SSIM"), ("de76", "ΔE76"), ("de2000", "ΔE2000"),
             ("ab_mse", "ab MSE"), ("ab_mae", "ab MAE"), ("colorfulness", "colorful"),
             ("colorfulness_ratio", "× truth")]
     for _, label in cols:
         table.add_column(label, justify="right")
-    for label, summ in ((colorizer.meta.name, model_sum), ("gray (ab=0)", gray_sum)):
+    for label, summ in ((method, model_sum), ("gray (ab=0)", gray_sum)):
         table.add_row(label, *(f"{summ[k]:.3f}" if k in ("ssim", "colorfulness_ratio")
                                else f"{summ[k]:.2f}" for k, _ in cols))
     console.print(table)
@@ -149,8 +151,7 @@ def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_
         contact_sheet(result.sheet_rows, sheet)
         console.print(f"contact sheet: {sheet}")
     if json_out:
-        json_out.write_text(json.dumps({"model": colorizer.meta.name,
-                                        "tta": getattr(colorizer, "mode", "off"),
+        json_out.write_text(json.dumps({"model": colorizer.meta.name, "tta": tta,
                                         "pooled": model_sum,
                                         "gray": gray_sum, "images": result.rows}, indent=1))
         console.print(f"numbers: {json_out}")
