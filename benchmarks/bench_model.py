@@ -3,8 +3,8 @@ machine's measured fp32 matmul peak. Prints a table and writes JSON.
 
 Two shares of the peak per cell: "%peak" against a best-of-5 numpy 2048^3 matmul timed at the
 start of the run (best-of model time / best-of peak), and "%pair" the median over 7 rounds of
-one matmul and one model call back to back (steadier on this machine, whose speed drifts by
-up to 40 % between minutes; it also comes out lower).
+one matmul and one model call a moment apart (steadier on this machine, whose speed drifts
+by up to 40 % between minutes).
 
     python benchmarks/bench_model.py --out benchmarks/results/model.json
     python benchmarks/bench_model.py --levels --out benchmarks/results/ort_levels.json

@@ -102,7 +102,7 @@ def upsample(x: torch.Tensor, size, factor: int) -> torch.Tensor:
     time: the exported graph's H and W are multiples of 32 (its size_multiple), where both
     give the same result, and a constant scale lets ONNX Runtime run the resize in its
     blocked NCHWc layout beside the convolutions rather than reordering to NCHW and back
-    (`lite` 3-7 % faster per image on CPU). No size is frozen into the graph either way.
+    (`lite` 3-5 % faster per image on CPU). No size is frozen into the graph either way.
     """
     if torch.onnx.is_in_onnx_export():
         return F.interpolate(x, scale_factor=float(factor), mode="bilinear",
