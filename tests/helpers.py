@@ -76,11 +76,12 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
               audio: str | None = "aac", vfr: bool = False, rotation: int = 0,
               cut_at: int | None = None, pix_fmt: str = "yuv420p",
               codec: str = "libx264", subtitle: bool = False,
-              pts_as_dts: bool = False) -> dict:
+              pts_as_dts: bool = False, tags: dict | None = None) -> dict:
     """A synthetic colour clip: a moving square over a gradient, optional hard cut and audio.
 
     pts_as_dts: encode with B-frames and write every packet's pts equal to its dts, as some
-    real files do, so that the decoder hands frames out with scrambled pts."""
+    real files do, so that the decoder hands frames out with scrambled pts.
+    tags: codec-context colour tags (colorspace, color_primaries, color_trc, color_range)."""
     import av
 
     container = av.open(str(path), "w")
@@ -91,6 +92,8 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
     if codec == "libx264":
         stream.options = ({"crf": "10", "x264-params": "bframes=3:b-adapt=0"} if pts_as_dts
                           else {"qp": "0", "preset": "ultrafast"})
+    for tag, value in (tags or {}).items():
+        setattr(stream.codec_context, tag, value)
     if rotation:
         stream.set_display_rotation(rotation)
     astream = None

@@ -133,6 +133,79 @@ def test_existing_output_not_overwritten(tmp_path, tiny_model):
     assert r.exit_code == 1 and dst.read_bytes() == b"keep"
 
 
+def _stream_tags(path) -> dict:
+    import av
+
+    with av.open(str(path)) as c:
+        cc = c.streams.video[0].codec_context
+        return {"codec": cc.name, "pix_fmt": cc.pix_fmt, "colorspace": int(cc.colorspace),
+                "color_primaries": int(cc.color_primaries), "color_trc": int(cc.color_trc),
+                "color_range": int(cc.color_range)}
+
+
+def test_webm_gets_vp9_and_a_full_range_source_keeps_its_levels(tmp_path, tiny_model):
+    # MJPEG frames are full range (yuvj420p); VP9 takes no yuvj420p, so the output is
+    # yuv420p flagged full range, with the luma codes carried over unconverted
+    src = tmp_path / "mjpeg.mkv"
+    make_clip(src, frames=10, codec="mjpeg", pix_fmt="yuvj420p", audio=None)
+    dst = tmp_path / "out.webm"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    tags = _stream_tags(dst)
+    assert tags["codec"] == "vp9" and tags["pix_fmt"] == "yuv420p" and tags["color_range"] == 2
+    a, b = probe(src), probe(dst)
+    assert len(b["pts"]) == 10
+    for ya, yb in zip(a["luma"], b["luma"], strict=True):  # VP9 at crf 0: near lossless
+        assert np.abs(ya.astype(int) - yb.astype(int)).mean() < 1.0
+
+
+def test_colour_tags_are_kept(tmp_path, tiny_model):
+    src = tmp_path / "tagged.mp4"
+    tags = {"colorspace": 1, "color_primaries": 1, "color_trc": 1}  # BT.709 throughout
+    make_clip(src, frames=6, audio=None, tags=tags)
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    out = _stream_tags(dst)
+    assert {k: out[k] for k in tags} == tags == {k: _stream_tags(src)[k] for k in tags}
+
+
+def test_avi_output_keeps_frames_in_display_order(tmp_path, tiny_model):
+    # AVI stores no presentation times; with x264's B-frames a decoder's guessed times
+    # come out scrambled
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=20, audio=None)
+    dst = tmp_path / "out.avi"
+    r = runner.invoke(app, ["video", str(src), "-o", str(dst), "--model", str(tiny_model)])
+    assert r.exit_code == 0, r.output
+    pts = probe(dst)["pts"]
+    assert len(pts) == 20 and pts == sorted(pts)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--codec", "nosuchcodec"], "unknown video encoder 'nosuchcodec'"),
+    (["--codec", "prores_ks"], "prores_ks cannot take yuv420p"),
+    (["--crf", "60"], "libx264 takes 0-51"),
+])
+def test_bad_encoder_settings_one_line_error(tmp_path, tiny_model, args, message):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=4, audio=None)
+    dst = tmp_path / "out.mov"
+    r = runner.invoke(app, ["video", str(src), "-o", str(dst), "--model", str(tiny_model),
+                            *args])
+    assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "tiny.onnx"]
+
+
+def test_container_that_cannot_hold_the_codec(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=4, audio=None)
+    r = runner.invoke(app, ["video", str(src), "-o", str(tmp_path / "o.webm"), "--model",
+                            str(tiny_model), "--codec", "libx264"])
+    assert r.exit_code == 1 and "webm file cannot hold libx264" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "tiny.onnx"]
+
+
 def jitter(seq) -> float:
     """Mean absolute ab change from one frame to the next."""
     return float(np.mean([np.abs(a - b).mean() for a, b in zip(seq[:-1], seq[1:], strict=True)]))
@@ -271,6 +344,7 @@ def test_ten_bit_input(tmp_path, tiny_model):
     a, b = probe(src), probe(dst)
     # MKV -> MP4: the muxer picks its own time scale; every frame's time is kept
     assert [p * b["time_base"] for p in b["pts"]] == [p * a["time_base"] for p in a["pts"]]
+    assert "10-bit input (yuv420p10le) written as 8-bit yuv420p" in r.output
     # 10-bit luma is reduced to 8 bits once by swscale; nothing else changes it
     for ya, yb in zip(a["luma"], b["luma"], strict=True):
         assert np.abs(ya.astype(int) - yb.astype(int)).max() <= 1

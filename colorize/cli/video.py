@@ -50,9 +50,12 @@ def video_command(
     smooth_strength: float = StrengthOpt,
     cut_threshold: float = CutOpt,
     batch: int = typer.Option(4, "--batch", min=1, help="Frames per inference batch."),
-    codec: str = typer.Option("libx264", "--codec", help="Video encoder."),
-    crf: int = typer.Option(18, "--crf", min=0, max=51, help="x264/x265 quality (lower = "
-                                                             "better)."),
+    codec: str = typer.Option(None, "--codec", help="Video encoder (FFmpeg's name). Default: "
+                                                    "libx264, or libvpx-vp9 for .webm.",
+                              show_default=False),
+    crf: int = typer.Option(18, "--crf", min=0, max=63, help="Constant quality for x264/x265 "
+                                                             "(0-51) and VP9 (0-63); lower = "
+                                                             "better."),
     preset: str = typer.Option("medium", "--preset", help="x264/x265 speed preset."),
     start: float = typer.Option(None, "--start", min=0.0, help="Start time in seconds."),
     end: float = typer.Option(None, "--end", min=0.0, help="End time in seconds."),

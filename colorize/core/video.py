@@ -40,12 +40,14 @@ AUDIO_COPY = {
 }
 FORMAT_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
                      ".webm": "webm", ".avi": "avi"}
+# the video encoder when none is named: WebM holds only VP8/VP9/AV1
+DEFAULT_CODEC = {"webm": "libvpx-vp9"}
 SENTINEL = object()
 
 
 @dataclass
 class VideoOptions:
-    codec: str = "libx264"
+    codec: str | None = None  # None: libx264, or libvpx-vp9 for .webm (DEFAULT_CODEC)
     crf: int = 18
     preset: str = "medium"
     batch: int = 4
@@ -83,6 +85,16 @@ def _ycbcr_coeffs(colorspace: str, height: int) -> tuple[float, float]:
     if "709" in name or ("unspecified" in name or name in ("", "none")) and height >= 720:
         return 0.2126, 0.0722
     return 0.299, 0.114
+
+
+def _encoder(name: str | None, fmt: str) -> av.Codec:
+    """The video encoder to use for container fmt, checked to exist."""
+    name = name or DEFAULT_CODEC.get(fmt, "libx264")
+    try:
+        return av.Codec(name, "w")
+    except av.codec.codec.UnknownCodecError:
+        raise VideoError(f"unknown video encoder {name!r} (FFmpeg's encoder names: libx264, "
+                         "libx265, libvpx-vp9, mpeg4, ...)") from None
 
 
 def area_shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -392,18 +404,52 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         in_fmt = vin.codec_context.pix_fmt or "yuv420p"
         full_range = in_fmt.startswith("yuvj") or str(vin.codec_context.color_range) in (
             "2", "JPEG", "ColorRange.JPEG")
-        out_fmt = "yuv444p" if odd else ("yuvj420p" if in_fmt == "yuvj420p" else "yuv420p")
+        # frames are brought to 8-bit 4:2:0 (4:4:4 at odd sizes, which 4:2:0 cannot hold)
+        # without a range conversion, so that the luma codes are copied as they are
+        layout = "yuv444p" if odd else "yuv420p"
+        work_fmt = "yuvj" + layout[3:] if in_fmt.startswith("yuvj") else layout
         if odd:
             report.notes.append(f"odd size {width}x{height}: encoded as yuv444p to keep it")
+        fmt_in = vin.codec_context.format
+        bits = max((c.bits for c in fmt_in.components), default=8) if fmt_in else 8
+        if bits > 8:
+            report.notes.append(f"{bits}-bit input ({in_fmt}) written as 8-bit {layout}")
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-        vout = out.add_stream(opts.codec, rate=rate)
+        encoder = _encoder(opts.codec, fmt)
+        formats = {f.name for f in encoder.video_formats or ()}
+        # yuvj* is the same layout flagged full range; an encoder without it gets the flag
+        out_fmt = work_fmt if not formats or work_fmt in formats else layout
+        if formats and out_fmt not in formats:
+            raise VideoError(f"encoder {encoder.name} cannot take {out_fmt} frames (it takes "
+                             f"{', '.join(sorted(formats))}); choose another --codec")
+        try:
+            vout = out.add_stream(encoder.name, rate=rate)
+        except ValueError:
+            raise VideoError(f"{dst}: a {fmt} file cannot hold {encoder.name} video; choose "
+                             "another --codec or output suffix") from None
         vout.width, vout.height, vout.pix_fmt = width, height, out_fmt
+        # the source's colour tags, so that players decode the output as they did the input
+        for tag in ("colorspace", "color_primaries", "color_trc"):
+            setattr(vout.codec_context, tag, getattr(vin.codec_context, tag))
+        if full_range:
+            vout.codec_context.color_range = av.video.reformatter.ColorRange.JPEG.value
         vout.time_base = vin.time_base
         vout.codec_context.time_base = vin.time_base
         vout.codec_context.framerate = rate
-        if opts.codec in ("libx264", "libx265"):
-            vout.options = ({"qp": "0", "preset": "ultrafast"} if opts.lossless
-                            else {"crf": str(opts.crf), "preset": opts.preset})
+        if encoder.name in ("libx264", "libx265"):
+            if opts.crf > 51:
+                raise VideoError(f"--crf {opts.crf}: {encoder.name} takes 0-51")
+            options = ({"qp": "0", "preset": "ultrafast"} if opts.lossless
+                       else {"crf": str(opts.crf), "preset": opts.preset})
+            if fmt == "avi":
+                # AVI stores no presentation times: with B-frames the times a decoder
+                # guesses come out scrambled, so the frames go in display order
+                options["bf"] = "0"
+            vout.options = options
+        elif encoder.name in ("libvpx-vp9", "libvpx"):
+            # constant quality (b 0), on VP9's own 0-63 scale
+            vout.options = {"lossless": "1"} if opts.lossless else {"crf": str(opts.crf),
+                                                                    "b": "0"}
         vout.thread_type = "AUTO"
         audio_map: dict[int, av.stream.Stream] = {}
         transcode: set[int] = set()
@@ -454,7 +500,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if state["writer"] is None:
                 state["writer"] = start_writer(batch[0])
             tic = time.perf_counter()
-            frames = [f if f.format.name == out_fmt else f.reformat(format=out_fmt)
+            frames = [f if f.format.name == work_fmt else f.reformat(format=work_fmt)
                       for f in batch]
             lumas = [_plane_array(f.planes[0]) for f in frames]
             wh, ww = colorizer.working_shape(height, width, opts.size)
