@@ -146,6 +146,8 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
 def _luma(frame) -> np.ndarray:
     from colorize.core.video import _plane_array
 
+    if frame.format.name.endswith("p10le"):
+        return _plane_array(frame.planes[0], np.uint16).copy()
     if frame.format.name not in ("yuv420p", "yuv444p", "yuvj420p"):
         frame = frame.reformat(format="yuv420p")
     return _plane_array(frame.planes[0]).copy()

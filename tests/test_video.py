@@ -184,7 +184,7 @@ def test_avi_output_keeps_frames_in_display_order(tmp_path, tiny_model):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--codec", "nosuchcodec"], "unknown video encoder 'nosuchcodec'"),
-    (["--codec", "prores_ks"], "prores_ks cannot take yuv420p"),
+    (["--codec", "png"], "png takes none of 8- or 10-bit YUV"),
     (["--crf", "60"], "libx264 takes 0-51"),
 ])
 def test_bad_encoder_settings_one_line_error(tmp_path, tiny_model, args, message):
@@ -335,19 +335,49 @@ def test_segment_start_end(tmp_path, tiny_model):
     assert b["pts"][0] == 0 and b["audio_packets"] > 0
 
 
-def test_ten_bit_input(tmp_path, tiny_model):
+def test_ten_bit_input_stays_ten_bit(tmp_path, tiny_model):
+    from colorize.core.session import Colorizer
+    from colorize.core.video import VideoOptions, colorize_video
+
     src = tmp_path / "ten.mkv"
     make_clip(src, frames=8, pix_fmt="yuv420p10le", audio=None)
     dst = tmp_path / "out.mp4"
-    r = run_video(src, dst, tiny_model)
-    assert r.exit_code == 0, r.output
+    # x264's crf 0 is lossless at 8 bits only: qp 0 (the API's lossless switch) at 10
+    report = colorize_video(src, dst, Colorizer(str(tiny_model)), VideoOptions(lossless=True))
+    assert report.frames == 8 and not report.notes
+    assert _stream_tags(dst)["pix_fmt"] == "yuv420p10le"
     a, b = probe(src), probe(dst)
     # MKV -> MP4: the muxer picks its own time scale; every frame's time is kept
     assert [p * b["time_base"] for p in b["pts"]] == [p * a["time_base"] for p in a["pts"]]
+    for ya, yb in zip(a["luma"], b["luma"], strict=True):  # all ten bits, untouched
+        assert ya.dtype == np.uint16 and ya.max() > 255
+        np.testing.assert_array_equal(ya, yb)
+    rgb = b["frames"][3].to_ndarray(format="rgb24").astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 2  # colorized
+
+
+def test_ten_bit_input_into_an_eight_bit_encoder(tmp_path, tiny_model):
+    src = tmp_path / "ten.mkv"
+    make_clip(src, frames=6, pix_fmt="yuv420p10le", audio=None)
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model, "--codec", "mpeg4")
+    assert r.exit_code == 0, r.output
     assert "10-bit input (yuv420p10le) written as 8-bit yuv420p" in r.output
-    # 10-bit luma is reduced to 8 bits once by swscale; nothing else changes it
-    for ya, yb in zip(a["luma"], b["luma"], strict=True):
-        assert np.abs(ya.astype(int) - yb.astype(int)).max() <= 1
+    assert _stream_tags(dst)["pix_fmt"] == "yuv420p" and len(probe(dst)["pts"]) == 6
+
+
+def test_eight_bit_input_into_a_ten_bit_only_encoder(tmp_path, tiny_model):
+    # ProRes takes 10-bit 4:2:2 or 4:4:4 only: 8-bit 4:2:0 frames are brought to it
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=6, audio=None)
+    dst = tmp_path / "out.mov"
+    r = run_video(src, dst, tiny_model, "--codec", "prores_ks")
+    assert r.exit_code == 0, r.output
+    assert "8-bit input (yuv420p) written as 10-bit yuv422p10le" in r.output
+    assert _stream_tags(dst)["pix_fmt"] == "yuv422p10le"
+    a, b = probe(src), probe(dst)
+    for ya, yb in zip(a["luma"], b["luma"], strict=True):  # ProRes is lossy: close, x4
+        assert np.abs(ya.astype(float) * 4 - yb).mean() < 4
 
 
 def test_eval_video_compares_modes(tmp_path, tiny_model):
@@ -371,22 +401,29 @@ def test_eval_video_compares_modes(tmp_path, tiny_model):
     assert res["gray"]["psnr"] > 10 and res["gray"]["de76"] > 0
 
 
+@pytest.mark.parametrize("bits", [8, 10])
 @pytest.mark.parametrize("full_range", [False, True])
-def test_chroma_maker_fast_paths_match_the_formulas(full_range):
+def test_chroma_maker_fast_paths_match_the_formulas(full_range, bits):
     rng = np.random.default_rng(3)
     kr, kb = 0.2126, 0.0722
-    cm = ChromaMaker(kr, kb, full_range)
-    y = rng.integers(0, 256, (90, 160), dtype=np.uint8)
+    cm = ChromaMaker(kr, kb, full_range, bits)
+    top, step = (1 << bits) - 1, 1 << (bits - 8)
+    y = rng.integers(0, top + 1, (90, 160)).astype(np.uint8 if bits == 8 else np.uint16)
     small = area_shrink(y, (64, 36))
     assert np.array_equal(cm.light(y, (64, 36)), gray_to_l(cm.luma_to_unit(small)))
+    # the luma codes' range: black and white of the format
+    black, white = (0, top) if full_range else (16 * step, 235 * step)
+    assert cm.luma_to_unit(np.array([black, white])).tolist() == [0.0, 1.0]
     light = rng.uniform(5, 95, (36, 64)).astype(np.float32)
     ab = rng.normal(0, 15, (36, 64, 2)).astype(np.float32)
     u, v = cm.planes(light, ab, (80, 45))
+    assert u.dtype == v.dtype == y.dtype
     rgb = lab_to_rgb(np.dstack([light, ab]))
     luma = kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
-    scale = 255.0 if full_range else 224.0
-    ref_u = cv2.resize(0.5 * (rgb[..., 2] - luma) / (1 - kb) * scale + 128, (80, 45))
-    ref_v = cv2.resize(0.5 * (rgb[..., 0] - luma) / (1 - kr) * scale + 128, (80, 45))
+    scale = float(top) if full_range else 224.0 * step
+    mid = 128 * step
+    ref_u = cv2.resize(0.5 * (rgb[..., 2] - luma) / (1 - kb) * scale + mid, (80, 45))
+    ref_v = cv2.resize(0.5 * (rgb[..., 0] - luma) / (1 - kr) * scale + mid, (80, 45))
     # quantised before the upsampling (<= 0.5) and after it (<= 0.5, plus fixed-point error)
     assert np.abs(u - ref_u).max() <= 1.25 and np.abs(v - ref_v).max() <= 1.25
     for fast, ref in ((u, ref_u), (v, ref_v)):  # and unbiased

@@ -97,6 +97,30 @@ def _encoder(name: str | None, fmt: str) -> av.Codec:
                          "libx265, libvpx-vp9, mpeg4, ...)") from None
 
 
+def _frame_formats(in_fmt: str, bits: int, odd: bool, encoder: av.Codec
+                   ) -> tuple[str, str, int]:
+    """(format the decoded frames are brought to, format the encoder gets, bit depth).
+
+    8-bit sources stay 8-bit and 10-bit-or-deeper ones become 10-bit where the encoder takes
+    it; 4:2:0 where the encoder takes it (4:4:4 at odd sizes, which 4:2:0 cannot hold),
+    else 4:2:2, else 4:4:4. yuvj* (full range) frames are not range-converted: the encoder
+    gets the yuvj format, or the plain one with the full-range flag."""
+    takes = {f.name for f in encoder.video_formats or ()}
+    depths = (10, 8) if bits > 8 else (8, 10)
+    layouts = ("444",) if odd else ("420", "422", "444")
+    for depth in depths:
+        for layout in layouts:
+            plain = f"yuv{layout}p" + ("10le" if depth > 8 else "")
+            full = f"yuvj{layout}p" if depth == 8 and in_fmt.startswith("yuvj") else None
+            if not takes or (full or plain) in takes:
+                return full or plain, full or plain, depth
+            if plain in takes:
+                return full or plain, plain, depth
+    raise VideoError(f"encoder {encoder.name} takes none of 8- or 10-bit YUV 4:2:0, 4:2:2, "
+                     f"4:4:4{' (odd size: 4:4:4 only)' if odd else ''} (it takes "
+                     f"{', '.join(sorted(takes))}); choose another --codec")
+
+
 def area_shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Area-average plane (H, W) down to size (w, h), through the largest whole factor k that
     divides both H and W (with H/k >= h, W/k >= w) first: OpenCV's area filter has a fast
@@ -113,47 +137,62 @@ def area_shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class ChromaMaker:
-    """Working-size L + ab -> U and V planes at the codec's chroma resolution."""
+    """Working-size L + ab -> U and V planes at the codec's chroma resolution, for 8- or
+    10-bit video (codes scaled by 2 ** (bits - 8), as in BT.709 / BT.2020)."""
 
-    def __init__(self, kr: float, kb: float, full_range: bool):
-        self.full = full_range
-        # R'G'B' -> (Cb, Cr) + 128: Cb = (B' - Y') / (2 (1 - Kb)), Cr = (R' - Y') / (2 (1 - Kr))
+    def __init__(self, kr: float, kb: float, full_range: bool, bits: int = 8):
+        self.full, self.bits = full_range, bits
+        step = float(1 << (bits - 8))
+        self.top = (1 << bits) - 1
+        # R'G'B' -> (Cb, Cr) + mid: Cb = (B' - Y') / (2 (1 - Kb)), Cr = (R' - Y') / (2 (1 - Kr))
         kg = 1.0 - kr - kb
-        scale = 255.0 if full_range else 224.0
+        scale = float(self.top) if full_range else 224.0 * step
         cu, cv = 0.5 * scale / (1.0 - kb), 0.5 * scale / (1.0 - kr)
-        self._to_cbcr = np.array([[-kr * cu, -kg * cu, (1.0 - kb) * cu, 128.0],
-                                  [(1.0 - kr) * cv, -kg * cv, -kb * cv, 128.0]], np.float32)
-        # every 8-bit luma code -> CIELAB L, so converting a frame is one table lookup
-        self._l_of_code = gray_to_l(self.luma_to_unit(np.arange(256, dtype=np.uint8)))
+        mid = 128.0 * step
+        self._to_cbcr = np.array([[-kr * cu, -kg * cu, (1.0 - kb) * cu, mid],
+                                  [(1.0 - kr) * cv, -kg * cv, -kb * cv, mid]], np.float32)
+        # every luma code -> CIELAB L, so converting a frame is one table lookup
+        self._l_of_code = gray_to_l(self.luma_to_unit(np.arange(self.top + 1)))
 
     def luma_to_unit(self, y: np.ndarray) -> np.ndarray:
         y = y.astype(np.float32)
-        return y / 255.0 if self.full else np.clip((y - 16.0) / 219.0, 0, 1)
+        if self.full:
+            return y / np.float32(self.top)
+        step = np.float32(1 << (self.bits - 8))
+        return np.clip((y - 16.0 * step) / (219.0 * step), 0, 1)
 
     def light(self, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """uint8 luma plane -> CIELAB L at working size (w, h)."""
+        """uint8 / uint16 luma plane -> CIELAB L at working size (w, h)."""
         return self._l_of_code[area_shrink(y, size)]
 
     def planes(self, light: np.ndarray, ab: np.ndarray, size: tuple[int, int]
                ) -> tuple[np.ndarray, np.ndarray]:
         rgb = lab_to_rgb(join_lab(light, ab))
-        # Cb and Cr with their 128 offset in one 2x4 matrix over the pixels, rounded and
-        # saturated to uint8 by convertScaleAbs (they are never negative). Quantised at
-        # working size, then upsampled as uint8: twice as fast as float at full size and
+        # Cb and Cr with their mid-code offset in one 2x4 matrix over the pixels, rounded
+        # and saturated to uint8 by convertScaleAbs (they are never negative). Quantised at
+        # working size, then upsampled as integers: twice as fast as float at full size and
         # within one code value of it. INTER_LINEAR_EXACT, because OpenCV's plain uint8
         # INTER_LINEAR is biased (-0.12 code values on average)
-        cbcr = cv2.convertScaleAbs(cv2.transform(rgb, self._to_cbcr))
+        cbcr = cv2.transform(rgb, self._to_cbcr)
+        if self.bits == 8:
+            cbcr = cv2.convertScaleAbs(cbcr)
+        else:
+            cbcr = np.clip(cbcr + np.float32(0.5), 0, self.top).astype(np.uint16)
         up = cv2.resize(cbcr, size, interpolation=cv2.INTER_LINEAR_EXACT)
         return up[..., 0], up[..., 1]
 
 
-def _plane_array(plane) -> np.ndarray:
-    buf = np.frombuffer(plane, np.uint8)
-    return buf.reshape(plane.height, plane.line_size)[:, : plane.width]
+def _plane_array(plane, dtype=np.uint8) -> np.ndarray:
+    """A frame plane as an (h, w) array: uint8, or uint16 for the 10-bit formats."""
+    buf = np.frombuffer(plane, dtype)
+    size = np.dtype(dtype).itemsize
+    return buf.reshape(plane.height, plane.line_size // size)[:, : plane.width]
 
 
 def _set_plane(plane, data: np.ndarray) -> None:
-    arr = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    size = data.dtype.itemsize
+    arr = np.frombuffer(memoryview(plane), data.dtype).reshape(plane.height,
+                                                              plane.line_size // size)
     arr[:, : plane.width] = data
 
 
@@ -404,24 +443,20 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         in_fmt = vin.codec_context.pix_fmt or "yuv420p"
         full_range = in_fmt.startswith("yuvj") or str(vin.codec_context.color_range) in (
             "2", "JPEG", "ColorRange.JPEG")
-        # frames are brought to 8-bit 4:2:0 (4:4:4 at odd sizes, which 4:2:0 cannot hold)
-        # without a range conversion, so that the luma codes are copied as they are
-        layout = "yuv444p" if odd else "yuv420p"
-        work_fmt = "yuvj" + layout[3:] if in_fmt.startswith("yuvj") else layout
-        if odd:
-            report.notes.append(f"odd size {width}x{height}: encoded as yuv444p to keep it")
         fmt_in = vin.codec_context.format
         bits = max((c.bits for c in fmt_in.components), default=8) if fmt_in else 8
-        if bits > 8:
-            report.notes.append(f"{bits}-bit input ({in_fmt}) written as 8-bit {layout}")
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         encoder = _encoder(opts.codec, fmt)
-        formats = {f.name for f in encoder.video_formats or ()}
-        # yuvj* is the same layout flagged full range; an encoder without it gets the flag
-        out_fmt = work_fmt if not formats or work_fmt in formats else layout
-        if formats and out_fmt not in formats:
-            raise VideoError(f"encoder {encoder.name} cannot take {out_fmt} frames (it takes "
-                             f"{', '.join(sorted(formats))}); choose another --codec")
+        work_fmt, out_fmt, depth = _frame_formats(in_fmt, bits, odd, encoder)
+        if in_fmt.startswith("yuvj") and not work_fmt.startswith("yuvj"):
+            full_range = False  # swscale brings yuvj (full range) to the limited range
+        if odd:
+            report.notes.append(f"odd size {width}x{height}: encoded as {out_fmt} to keep it")
+        if bits != depth:
+            why = f": {encoder.name} takes no {min(bits, 10)}-bit format here" if (
+                bits == 8 or depth == 8) else ""
+            report.notes.append(f"{bits}-bit input ({in_fmt}) written as {depth}-bit "
+                                f"{out_fmt}{why}")
         try:
             vout = out.add_stream(encoder.name, rate=rate)
         except ValueError:
@@ -477,7 +512,8 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         reader.start()
         smoother = Smoother(opts.smoothing)
         kr, kb = _ycbcr_coeffs(str(vin.codec_context.colorspace), height)
-        chroma = ChromaMaker(kr, kb, full_range)
+        chroma = ChromaMaker(kr, kb, full_range, depth)
+        dtype = np.uint16 if depth > 8 else np.uint8
         stage = {"pre": 0.0, "infer": 0.0, "smooth": 0.0, "post": 0.0}
         batch: list[av.VideoFrame] = []
         state = {"writer": None, "shift": 0}
@@ -502,7 +538,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             tic = time.perf_counter()
             frames = [f if f.format.name == work_fmt else f.reformat(format=work_fmt)
                       for f in batch]
-            lumas = [_plane_array(f.planes[0]) for f in frames]
+            lumas = [_plane_array(f.planes[0], dtype) for f in frames]
             wh, ww = colorizer.working_shape(height, width, opts.size)
             small = [chroma.light(y, (ww, wh)) for y in lumas]
             stage["pre"] += time.perf_counter() - tic
@@ -529,7 +565,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 cw, ch = frame.planes[1].width, frame.planes[1].height
                 u, v = chroma.planes(light, ab_s, (cw, ch))
                 new = av.VideoFrame(width, height, out_fmt)
-                _set_plane(new.planes[0], _plane_array(frame.planes[0]))
+                _set_plane(new.planes[0], _plane_array(frame.planes[0], dtype))
                 _set_plane(new.planes[1], u)
                 _set_plane(new.planes[2], v)
                 new.pts = src_frame.pts - state["shift"]
