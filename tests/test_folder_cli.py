@@ -194,3 +194,14 @@ def test_two_inputs_with_one_output_name_are_refused_before_any_work(tmp_path, t
     assert r.exit_code == 0, r.output
     assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*")
                   if p.is_file()) == ["b.jpg", "sub/a.jpg", "sub/a.png"]
+
+
+def test_command_list_gives_each_command_one_line():
+    r = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert r.exit_code == 0
+    rows = [line.strip("│ ").rstrip() for line in r.output.splitlines()
+            if line.startswith("│ ") and not line.startswith("│   ")]
+    commands = [row for row in rows if row.split(" ")[0] in
+                ("folder", "image", "video", "frames", "models", "export", "train", "tune",
+                 "eval")]
+    assert len(commands) == 9 and all(row.endswith(".") for row in commands), rows

@@ -39,6 +39,13 @@ train.register(app)
 tune.register(app)
 eval_cmd.register(app)
 
+# the command list shows each command's first sentence, on one line however the docstring
+# is wrapped
+for _info in app.registered_commands:
+    if _info.short_help is None:
+        _text = " ".join((_info.help or _info.callback.__doc__ or "").split())
+        _info.short_help = _text.split(". ")[0].rstrip(".") + "."
+
 
 def main() -> None:
     app()
