@@ -197,6 +197,33 @@ def test_bad_encoder_settings_one_line_error(tmp_path, tiny_model, args, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "tiny.onnx"]
 
 
+def test_the_film_is_colorized_not_a_thumbnail_stream_ahead_of_it(tmp_path, tiny_model):
+    import av
+
+    src = tmp_path / "thumb.mkv"
+    with av.open(str(src), "w") as c:
+        thumb = c.add_stream("mjpeg", rate=1)
+        thumb.width, thumb.height, thumb.pix_fmt = 32, 32, "yuvj420p"
+        film = c.add_stream("libx264", rate=25)
+        film.width, film.height, film.pix_fmt = 64, 48, "yuv420p"
+        for stream, count, size in ((thumb, 1, (32, 32)), (film, 12, (48, 64))):
+            for i in range(count):
+                img = np.full((*size, 3), 20 * i, np.uint8)
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(
+                    format=stream.pix_fmt)
+                frame.pts = i
+                for p in stream.encode(frame):
+                    c.mux(p)
+            for p in stream.encode(None):
+                c.mux(p)
+    dst = tmp_path / "out.mkv"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "dropped video stream #0 (mjpeg 32x32); colorized #1" in r.output
+    b = probe(dst)
+    assert len(b["pts"]) == 12 and (b["width"], b["height"]) == (64, 48)
+
+
 def test_container_that_cannot_hold_the_codec(tmp_path, tiny_model):
     src = tmp_path / "in.mp4"
     make_clip(src, frames=4, audio=None)

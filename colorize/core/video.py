@@ -87,6 +87,20 @@ def _ycbcr_coeffs(colorspace: str, height: int) -> tuple[float, float]:
     return 0.299, 0.114
 
 
+def main_video_stream(container, src: Path | str):
+    """The video stream to colorize: the one FFmpeg itself would pick (av_find_best_stream),
+    never a cover picture. Files can carry more than one video stream (a thumbnail or cover
+    as an MJPEG/PNG stream ahead of the film), so the first is not always the film."""
+    cover = av.stream.Disposition.attached_pic
+    streams = [s for s in container.streams.video if not s.disposition & cover]
+    if not streams:
+        raise VideoError(f"{src}: no video stream")
+    best = container.streams.best("video")
+    if best in streams:
+        return best
+    return max(streams, key=lambda s: (s.frames, s.codec_context.width * s.codec_context.height))
+
+
 def _encoder(name: str | None, fmt: str) -> av.Codec:
     """The video encoder to use for container fmt, checked to exist."""
     name = name or DEFAULT_CODEC.get(fmt, "libx264")
@@ -422,9 +436,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
     out = None
     reader = writer = None
     try:
-        if not inp.streams.video:
-            raise VideoError(f"{src}: no video stream")
-        vin = inp.streams.video[0]
+        vin = main_video_stream(inp, src)
         vin.thread_type = "AUTO"
         fmt = FORMAT_FOR_SUFFIX.get(dst.suffix.lower())
         if fmt is None:
@@ -433,6 +445,10 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         for s in inp.streams:
             if s.type in ("subtitle", "data", "attachment"):
                 report.notes.append(f"dropped {s.type} stream #{s.index}")
+            elif s.type == "video" and s is not vin:
+                cc = s.codec_context
+                report.notes.append(f"dropped video stream #{s.index} ({cc.name} {cc.width}x"
+                                    f"{cc.height}); colorized #{vin.index}")
         tmp.parent.mkdir(parents=True, exist_ok=True)
         out = av.open(str(tmp), "w", format=fmt)
         out.metadata.update({k: v for k, v in inp.metadata.items()

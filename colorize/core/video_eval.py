@@ -15,7 +15,13 @@ from colorize.core.pipeline import limit_chroma
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import DEFAULT_STRENGTH, Smoother, SmootherConfig
 from colorize.core.temporal import cdc, warp_error
-from colorize.core.video import ChromaMaker, _plane_array, _set_plane, _ycbcr_coeffs
+from colorize.core.video import (
+    ChromaMaker,
+    _plane_array,
+    _set_plane,
+    _ycbcr_coeffs,
+    main_video_stream,
+)
 
 MEASURE_WIDTH = 320
 
@@ -23,9 +29,7 @@ MEASURE_WIDTH = 320
 def _decode(clip: Path, limit: int | None) -> tuple[list[av.VideoFrame], str]:
     try:
         with av.open(str(clip)) as container:
-            if not container.streams.video:
-                raise VideoError(f"{clip}: no video stream")
-            stream = container.streams.video[0]
+            stream = main_video_stream(container, clip)
             stream.thread_type = "AUTO"
             frames = []
             for frame in container.decode(stream):
