@@ -205,3 +205,19 @@ def test_command_list_gives_each_command_one_line():
                 ("folder", "image", "video", "frames", "models", "export", "train", "tune",
                  "eval")]
     assert len(commands) == 9 and all(row.endswith(".") for row in commands), rows
+
+
+def test_rate_column_reports_work_done_over_time_unless_given_a_rate():
+    from rich.progress import Progress
+
+    from colorize.cli.progress import RateColumn
+
+    clock = [0.0]
+    progress = Progress(RateColumn("img"), get_time=lambda: clock[0], disable=True)
+    counted = progress.add_task("a", total=20)
+    given = progress.add_task("b", total=20, rate=7.0)
+    progress.update(counted, advance=10)
+    clock[0] = 4.0
+    column = RateColumn("img")
+    assert column.render(progress.tasks[counted]).plain == "2.5 img/s"
+    assert column.render(progress.tasks[given]).plain == "7.0 img/s"

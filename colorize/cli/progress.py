@@ -9,16 +9,34 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    """Items per second: the task's own ``rate`` field where the work reports one (training's
+    img/s), else everything completed over the time elapsed."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        rate = task.fields.get("rate")
+        if not rate:
+            rate = task.completed / task.elapsed if task.elapsed else 0.0
+        return Text(f"{rate:.1f} {self.unit}/s")
 
 
 def make_progress(console: Console, unit: str) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.1f} " + unit + "/s"), TimeElapsedColumn(),
+        RateColumn(unit), TimeElapsedColumn(),
         TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
         console=console, transient=False,
     )
