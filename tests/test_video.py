@@ -494,3 +494,26 @@ def test_video_restores_opencv_threads_after_success_and_failure(tmp_path, tiny_
     with pytest.raises(VideoError, match="interrupted"):
         colorize_video(src, tmp_path / "out2.mp4", col, opts, cancel=cancel)
     assert cv2.getNumThreads() == before and not (tmp_path / "out2.mp4").exists()
+
+
+def test_frame_order_reads_numbers_as_numbers():
+    from pathlib import Path
+
+    from colorize.core.frames import frame_order
+
+    names = ["scan10.tif", "scan9.tif", "scan1.tif", "scan100.tif", "scan2b.tif"]
+    assert [p.name for p in sorted(map(Path, names), key=frame_order)] == [
+        "scan1.tif", "scan2b.tif", "scan9.tif", "scan10.tif", "scan100.tif"]
+    padded = [f"f{i:04d}.png" for i in (3, 12, 1)]
+    assert sorted(map(Path, padded), key=frame_order) == sorted(map(Path, padded))
+
+
+@pytest.mark.parametrize("mode", ["ema", "flow"])
+def test_smoother_starts_afresh_when_the_frame_size_changes(mode):
+    smoother = Smoother(SmootherConfig(mode, 0.9, cut_threshold=0))
+    light = np.tile(np.linspace(20, 80, 40, dtype=np.float32), (24, 1))
+    ab = np.full((24, 40, 2), 10, np.float32)
+    smoother(light[:, :32], ab[:, :32])
+    out = smoother(light, ab * 2)  # same scene, 8 columns wider: nothing to blend with
+    assert out.shape == (24, 40, 2)
+    np.testing.assert_allclose(out, ab * 2, atol=1e-4)

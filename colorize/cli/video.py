@@ -122,7 +122,8 @@ def video_command(
 
 
 def frames_command(
-    src: Path = typer.Argument(..., help="Folder of numbered frames (sorted by name)."),
+    src: Path = typer.Argument(..., help="Folder of numbered frames, taken in the order of "
+                                         "their numbers (scan9 before scan10)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     model: str = ModelOpt,
     smooth: str = SmoothOpt,

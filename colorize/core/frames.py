@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,19 @@ class FrameResult:
     reason: str = ""
 
 
+def frame_order(path: Path) -> tuple:
+    """Sort key that reads the digit runs of a name as numbers, so that unpadded numbering
+    (scan9, scan10) stays in order; padded names sort as they would by name."""
+    parts = re.split(r"(\d+)", path.name)
+    return tuple((0, int(p), p) if p.isdigit() else (1, 0, p) for p in parts)
+
+
 def colorize_sequence(src: Path, dst: Path, colorizer: Colorizer, smoothing: SmootherConfig,
                       size: int | None = None, saturation: float = 1.0,
                       overwrite: bool = False) -> Iterator[FrameResult]:
-    files = sorted(p for p in Path(src).iterdir()
-                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    files = sorted((p for p in Path(src).iterdir()
+                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                   key=frame_order)
     if not files:
         raise ColorizeError(f"no images in {src}")
     smoother = Smoother(smoothing)

@@ -154,6 +154,8 @@ class Smoother:
         """light (h, w) CIELAB L, ab (h, w, 2) -> smoothed ab (h, w, 2)."""
         ab = np.ascontiguousarray(ab, np.float32)
         luma = luma_u8(light)
+        if self.prev_luma is not None and self.prev_luma.shape != luma.shape:
+            self.reset()  # a frame of another size (image sequences): nothing to carry over
         if self.prev_luma is not None and is_scene_cut(self.prev_luma, luma,
                                                        self.cfg.cut_threshold):
             self.cuts += 1
