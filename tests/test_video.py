@@ -517,3 +517,36 @@ def test_smoother_starts_afresh_when_the_frame_size_changes(mode):
     out = smoother(light, ab * 2)  # same scene, 8 columns wider: nothing to blend with
     assert out.shape == (24, 40, 2)
     np.testing.assert_allclose(out, ab * 2, atol=1e-4)
+
+
+def _raw_h264(path, width: int, height: int, frames: int) -> bytes:
+    import av
+
+    with av.open(str(path), "w", format="h264") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            img = np.full((height, width, 3), 12 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path.read_bytes()
+
+
+def test_raw_stream_without_timestamps_and_a_size_change(tmp_path, tiny_model):
+    # a raw H.264 elementary stream carries no timestamps; two joined ones change size
+    joined = tmp_path / "joined.h264"
+    joined.write_bytes(_raw_h264(tmp_path / "a.h264", 64, 48, 8)
+                       + _raw_h264(tmp_path / "b.h264", 80, 64, 6))
+    dst = tmp_path / "out.mp4"
+    r = run_video(joined, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "14 frames had no timestamp: stamped at the stream's frame rate (25 fps)" in r.output
+    assert "6 frames of 80x64 scaled to the output's 64x48" in r.output
+    b = probe(dst)
+    assert (b["width"], b["height"]) == (64, 48) and len(b["pts"]) == 14
+    times = [float(p * b["time_base"]) for p in b["pts"]]
+    assert np.allclose(np.diff(times), 0.04)

@@ -266,6 +266,7 @@ class _Reader(threading.Thread):
         self.packets = 0  # video packets with data, and frames they decoded to
         self.frames = 0
         self.order = PtsOrder()
+        self.stamped = 0  # frames that came without a timestamp
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -319,11 +320,21 @@ class _Reader(threading.Thread):
             for frame in frames:
                 self.frames += 1
                 if frame.pts is None:
-                    raise VideoError(f"video frame {self.frames - 1} has no timestamp")
+                    self._stamp(frame)
                 ready.extend(self.order.push(frame))
             if not self._hand_on(ready):
                 return
         self._hand_on(self.order.flush())  # the frames held back for reordering
+
+    def _stamp(self, frame) -> None:
+        """A frame without a timestamp (raw H.264 / HEVC streams have none) gets the one after
+        the last frame's at the stream's frame rate, as FFmpeg's own tools do."""
+        rate = self.vstream.average_rate or self.vstream.guessed_rate or Fraction(25)
+        step = max(1, round(1 / (rate * self.vstream.time_base)))
+        last = self.order.last_in
+        frame.pts = 0 if last is None else last + step
+        frame.time_base = self.vstream.time_base
+        self.stamped += 1
 
     def _hand_on(self, frames: list) -> bool:
         """Queue frames inside --start/--end; False once past --end or stopped."""
@@ -532,6 +543,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         dtype = np.uint16 if depth > 8 else np.uint8
         stage = {"pre": 0.0, "infer": 0.0, "smooth": 0.0, "post": 0.0}
         batch: list[av.VideoFrame] = []
+        resized: dict[str, int] = {}
         state = {"writer": None, "shift": 0}
 
         def start_writer(first: av.VideoFrame) -> _Writer:
@@ -552,8 +564,16 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if state["writer"] is None:
                 state["writer"] = start_writer(batch[0])
             tic = time.perf_counter()
-            frames = [f if f.format.name == work_fmt else f.reformat(format=work_fmt)
-                      for f in batch]
+            frames = []
+            for f in batch:
+                if (f.width, f.height) != (width, height):
+                    # the stream changed size mid-way (joined clips): scaled to the size the
+                    # output started with, as FFmpeg's own tools do
+                    resized[f"{f.width}x{f.height}"] = resized.get(f"{f.width}x{f.height}",
+                                                                   0) + 1
+                    f = f.reformat(width=width, height=height, format=work_fmt,
+                                   interpolation="BICUBIC")
+                frames.append(f if f.format.name == work_fmt else f.reformat(format=work_fmt))
             lumas = [_plane_array(f.planes[0], dtype) for f in frames]
             wh, ww = colorizer.working_shape(height, width, opts.size)
             small = [chroma.light(y, (ww, wh)) for y in lumas]
@@ -641,6 +661,12 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             report.notes.append(f"{reader.order.reordered} frames came out of the decoder with "
                                 "out-of-order pts (pts written as dts in the source): "
                                 "timestamps put back in order")
+        for size_seen, count in resized.items():
+            report.notes.append(f"{count} frames of {size_seen} scaled to the output's "
+                                f"{width}x{height}")
+        if reader.stamped:
+            report.notes.append(f"{reader.stamped} frames had no timestamp: stamped at the "
+                                f"stream's frame rate ({float(rate):g} fps)")
         if reader.frames < reader.packets and not (opts.start or opts.end):
             report.notes.append(f"the decoder made {reader.frames} frames of "
                                 f"{reader.packets} video packets")
