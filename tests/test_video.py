@@ -550,3 +550,16 @@ def test_raw_stream_without_timestamps_and_a_size_change(tmp_path, tiny_model):
     assert (b["width"], b["height"]) == (64, 48) and len(b["pts"]) == 14
     times = [float(p * b["time_base"]) for p in b["pts"]]
     assert np.allclose(np.diff(times), 0.04)
+
+
+def test_eval_refuses_what_has_no_colour_truth_and_says_why(tmp_path, tiny_model):
+    clip = tmp_path / "gray.mp4"
+    make_clip(clip, frames=6, audio=None, pix_fmt="gray")
+    r = runner.invoke(app, ["eval", "--model", str(tiny_model), "--video", str(clip)])
+    assert r.exit_code == 1 and "the clip has no colour" in r.output
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "g.png"), np.full((40, 40), 90, np.uint8))
+    r = runner.invoke(app, ["eval", "--model", str(tiny_model), "--data", str(photos)])
+    assert r.exit_code == 1
+    assert "no image could be evaluated:" in r.output and "gray image, no colour truth" in r.output

@@ -124,7 +124,9 @@ def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_
                                  on_image=lambda p: progress.update(task, advance=1))
     model_sum, gray_sum = result.model.summary(), result.gray.summary()
     if not model_sum:
-        fail("no image could be evaluated", code=1)
+        why = f": {result.failures[0]}" if result.failures else ""
+        more = f" (and {len(result.failures) - 1} more)" if len(result.failures) > 1 else ""
+        fail(f"no image could be evaluated{why}{more}", code=1)
     tta = getattr(colorizer, "mode", "off")
     method = colorizer.meta.name + (f" --tta {tta}" if tta != "off" else "")
     table = Table(title=f"{method} on {data} ({model_sum['images']} images)")

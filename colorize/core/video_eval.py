@@ -86,6 +86,9 @@ def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("non
     kr, kb = _ycbcr_coeffs(colorspace, height)
     chroma = ChromaMaker(kr, kb, full_range=False)
     truths = [f.to_ndarray(format="rgb24") for f in frames]
+    if max(colorfulness(t) for t in truths[:: max(1, len(truths) // 8)]) < 1.0:
+        raise VideoError(f"{clip}: the clip has no colour, so there is no truth to measure "
+                         "against (eval needs a colour clip; it desaturates it itself)")
     grays = [_small(_plane_array(f.planes[0])).copy() for f in frames]
     wh, ww = colorizer.working_shape(height, width, size)
     lights = [chroma.light(_plane_array(f.planes[0]), (ww, wh)) for f in frames]
