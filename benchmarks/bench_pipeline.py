@@ -72,7 +72,7 @@ def transcode_only(src: Path, dst: Path, opts: VideoOptions, source_types: bool 
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
-        s = out.add_stream(opts.codec, rate=vin.average_rate)
+        s = out.add_stream(opts.codec or "libx264", rate=vin.average_rate)
         s.width, s.height, s.pix_fmt = vin.codec_context.width, vin.codec_context.height, \
             "yuv420p"
         s.time_base = vin.time_base
