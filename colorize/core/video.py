@@ -569,8 +569,8 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 if (f.width, f.height) != (width, height):
                     # the stream changed size mid-way (joined clips): scaled to the size the
                     # output started with, as FFmpeg's own tools do
-                    resized[f"{f.width}x{f.height}"] = resized.get(f"{f.width}x{f.height}",
-                                                                   0) + 1
+                    seen = f"{f.width}x{f.height}"
+                    resized[seen] = resized.get(seen, 0) + 1
                     f = f.reformat(width=width, height=height, format=work_fmt,
                                    interpolation="BICUBIC")
                 frames.append(f if f.format.name == work_fmt else f.reformat(format=work_fmt))
