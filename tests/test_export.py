@@ -233,7 +233,20 @@ def test_export_decoding_override_is_baked_in_and_recorded(tmp_path):
     gained = Colorizer(gained, device="cpu")
     assert gained.meta.raw["output"]["mixing"]["gain"] == 1.25
     np.testing.assert_allclose(gained.predict(light), 1.25 * over.predict(light), atol=1e-3)
-    for bad in ("1.0,0.4", "2,0.5,1", "a,b,c", "1,0.5,1,0", "1,0.5,1,1,1"):
+    # a fifth is the chroma knee: ab x C² / (C² + knee²) before the gain, in the graph
+    kneed = tmp_path / "knee.onnx"
+    r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o", str(kneed), "--size", "64",
+                            "--decoding", "1.0,0.4,0.5,1.25,6"])
+    assert r.exit_code == 0, r.output
+    kneed = Colorizer(kneed, device="cpu")
+    assert kneed.meta.raw["output"]["mixing"]["knee"] == 6.0
+    assert kneed.meta.raw["architecture"]["args"]["knee"] == 6.0
+    model.gain, model.knee = 1.25, 6.0
+    with torch.no_grad():
+        ref = model.colorize(torch.from_numpy((light - 50) / 50)).numpy()
+    np.testing.assert_allclose(kneed.predict(light), ref, atol=1e-3)
+    assert np.abs(kneed.predict(light) - gained.predict(light)).max() > 1e-2
+    for bad in ("1.0,0.4", "2,0.5,1", "a,b,c", "1,0.5,1,0", "1,0.5,1,1,-1", "1,0.5,1,1,1,1"):
         r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o",
                                 str(tmp_path / "bad.onnx"), "--decoding", bad])
         assert r.exit_code != 0 and "--decoding" in r.output

@@ -248,6 +248,47 @@ def test_tune_gains_bring_each_decoding_to_the_colourfulness_goal(photo_dir):
     assert model.gain == 1.0  # restored
 
 
+def test_chroma_knee_takes_faint_colour_back_and_leaves_strong_colour():
+    import torch
+
+    from tests.test_models import tiny
+
+    model = tiny("lite").eval()
+    out = torch.zeros(1, 2 + model.centres.shape[0], 1, 3)
+    out[0, 0, 0] = torch.tensor([0.02, 0.1, 0.6])  # tanh units: chroma 2.2, 11, 66
+    model.mix.fill_(0.0)
+    with torch.no_grad():
+        plain = model.decode(out)
+        model.knee, model.gain = 6.0, 1.1
+        kneed = model.decode(out)
+    c = plain.norm(dim=1)[0, 0]
+    ratio = (kneed.norm(dim=1)[0, 0] / c).tolist()
+    expected = (1.1 * c**2 / (c**2 + 36)).tolist()
+    assert ratio == pytest.approx(expected, rel=1e-5)
+    assert ratio[0] < 0.15 and ratio[2] > 1.05  # faint towards gray, strong kept (x gain)
+    # the hue is kept: ab only scaled
+    assert torch.allclose(kneed / kneed.norm(dim=1, keepdim=True),
+                          plain / plain.norm(dim=1, keepdim=True), atol=1e-6)
+
+
+def test_tune_searches_the_knees(photo_dir):
+    from colorize.training.data import list_images
+    from tests.test_models import tiny
+
+    model = tiny("lite")
+    files = list_images(photo_dir)[:3]
+    best, results = tune_decoding_small(model, files, gains=False, knees=(0.0, 5.0))
+    assert len(results) == 2 * (1 + 2 * 2 * 2)
+    assert {c.knee for c in results} == {0.0, 5.0}
+    pairs = {}
+    for c in results:
+        pairs.setdefault((c.mix, c.temperature, c.conf_power), {})[c.knee] = c
+    # the knee takes colour away: never more colourful than the same decoding without it
+    assert all(p[5.0].colorfulness_ratio <= p[0.0].colorfulness_ratio + 1e-9
+               for p in pairs.values())
+    assert model.knee == 0.0  # restored
+
+
 def tune_decoding_small(model, files, **kw):
     from colorize.training.tune import tune_decoding
 
@@ -295,3 +336,35 @@ def test_weight_averaging_is_the_mean_of_its_snapshots_and_survives_resume(tmp_p
     for key in floats:
         torch.testing.assert_close(resumed["model"][key], averaged["model"][key],
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_tune_command_records_the_chosen_knee(tmp_path, photo_dir):
+    import torch
+    from typer.testing import CliRunner
+
+    from colorize.cli.app import app
+    from colorize.training.checkpoint import load_checkpoint, save_checkpoint
+    from tests.test_models import tiny
+
+    model = tiny("lite").eval()
+    src = tmp_path / "lite.pt"
+    save_checkpoint(src, {"model_name": "lite", "model_args": model.model_args, "step": 1,
+                          "model": model.state_dict()})
+    runner = CliRunner()
+    r = runner.invoke(app, ["tune", "--checkpoint", str(src), "--data", str(photo_dir),
+                            "--out", str(tmp_path / "bad.pt"), "--knees", "4,x"])
+    assert r.exit_code != 0 and "--knees" in r.output and not (tmp_path / "bad.pt").exists()
+    out = tmp_path / "tuned.pt"
+    r = runner.invoke(app, ["tune", "--checkpoint", str(src), "--data", str(photo_dir),
+                            "--out", str(out), "--limit", "3", "--size", "32", "--knees", "0,5",
+                            "--no-gains"])
+    assert r.exit_code == 0, r.output
+    ckpt = load_checkpoint(out)
+    chosen = ckpt["decoding"]
+    assert chosen["knee"] in (0.0, 5.0) and ckpt["model_args"]["knee"] == chosen["knee"]
+    assert {c["knee"] for c in chosen["candidates"]} == {0.0, 5.0}
+    best = min((c for c in chosen["candidates"]
+                if c["colorfulness_ratio"] >= 0.8), key=lambda c: c["de76"], default=None)
+    if best is not None:
+        assert (best["knee"], best["de76"]) == (chosen["knee"], ckpt["metrics"]["tuned_de76"])
+    assert isinstance(torch.load(out, weights_only=False)["model"], dict)

@@ -33,11 +33,12 @@ def export_command(
     slim: Path = typer.Option(None, "--slim-checkpoint",
                               help="Also write the weights-only checkpoint behind the export "
                                    "(what colorize/weights bundles)."),
-    decoding: str = typer.Option(None, "--decoding", metavar="MIX,T,POWER[,GAIN]",
+    decoding: str = typer.Option(None, "--decoding", metavar="MIX,T,POWER[,GAIN[,KNEE]]",
                                  help="lite: export with this bins/regression mix, annealing "
-                                      "temperature, confidence power and chroma gain (default "
-                                      "1) instead of the checkpoint's tuned decoding (e.g. one "
-                                      "tuned for int8)."),
+                                      "temperature, confidence power, chroma gain (default 1) "
+                                      "and chroma knee (default 0) instead of the "
+                                      "checkpoint's tuned decoding (e.g. one tuned for "
+                                      "int8)."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Export to ONNX (dynamic N, H, W, with H and W multiples of 32; metadata inside), check
@@ -102,24 +103,26 @@ def export_command(
 
 
 def apply_decoding(net, ckpt: dict, spec: str) -> dict:
-    """Apply --decoding MIX,T,POWER[,GAIN] to a lite model; returns the checkpoint to export."""
+    """Apply --decoding MIX,T,POWER[,GAIN[,KNEE]] to a lite model; returns the checkpoint to
+    export."""
     from colorize.training.tune import set_decoding, with_decoding
 
     try:
         values = [float(x) for x in spec.split(",")]
-        if len(values) not in (3, 4):
+        if len(values) not in (3, 4, 5):
             raise ValueError
     except ValueError:
-        raise ValueError(f"--decoding wants MIX,T,POWER[,GAIN] (three or four numbers), "
-                         f"not {spec!r}") from None
+        raise ValueError(f"--decoding wants MIX,T,POWER[,GAIN[,KNEE]] (three to five "
+                         f"numbers), not {spec!r}") from None
     mix, temperature, power = values[:3]
-    gain = values[3] if len(values) == 4 else 1.0
+    gain = values[3] if len(values) >= 4 else 1.0
+    knee = values[4] if len(values) == 5 else 0.0
     if not hasattr(net, "mix"):
         raise ValueError(f"model {ckpt['model_name']!r} has no tunable decoding")
-    if not (0 <= mix <= 1 and temperature > 0 and power >= 0 and gain > 0):
-        raise ValueError("--decoding: MIX in [0, 1], T > 0, POWER >= 0, GAIN > 0")
-    set_decoding(net, mix, temperature, power, gain)
+    if not (0 <= mix <= 1 and temperature > 0 and power >= 0 and gain > 0 and knee >= 0):
+        raise ValueError("--decoding: MIX in [0, 1], T > 0, POWER >= 0, GAIN > 0, KNEE >= 0")
+    set_decoding(net, mix, temperature, power, gain, knee)
     tuned = dict(ckpt.get("decoding") or {})
     tuned.pop("candidates", None)
-    return with_decoding(ckpt, mix, temperature, power, gain, set_by="export --decoding",
+    return with_decoding(ckpt, mix, temperature, power, gain, knee, set_by="export --decoding",
                          tuned=tuned)

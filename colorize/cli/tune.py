@@ -29,6 +29,10 @@ def tune_command(
     gains: bool = typer.Option(True, "--gains/--no-gains",
                                help="Also try each decoding with the chroma gain that brings "
                                     "it to --min-colorfulness."),
+    knees: str = typer.Option("0,4,6,8", "--knees", metavar="K,K,...",
+                              help="Chroma knees to try: ab x C²/(C² + knee²) takes faint "
+                                   "colour (C = |ab| well under the knee) back towards gray "
+                                   "and leaves strong colour alone; 0 = none."),
 ) -> None:
     """Score every (mix, temperature) pair at full resolution and keep the most accurate one
     that is colourful enough."""
@@ -44,6 +48,12 @@ def tune_command(
     from colorize.training.tune import set_decoding, tune_decoding, with_decoding
 
     try:
+        knee_list = [float(k) for k in knees.split(",")]
+    except ValueError:
+        fail(f"--knees wants comma-separated numbers, got {knees!r}")
+    if not knee_list or any(k < 0 for k in knee_list):
+        fail("--knees: one or more numbers >= 0")
+    try:
         ckpt = load_checkpoint(checkpoint)
         model = model_from_checkpoint(ckpt)
         files = held_out(list_images(data), limit, exclude_eval)
@@ -52,19 +62,19 @@ def tune_command(
     if not hasattr(model, "mix"):
         fail(f"model {ckpt['model_name']!r} has no tunable decoding")
     best, results = tune_decoding(model, files, size, min_colorfulness=min_colorfulness,
-                                  gains=gains)
+                                  gains=gains, knees=knee_list)
     table = Table(title=f"decoding on {len(files)} photos at {size}")
-    for col in ("mix", "T", "conf power", "gain", "PSNR", "ΔE76", "colorful ×truth"):
+    for col in ("mix", "T", "conf power", "knee", "gain", "PSNR", "ΔE76", "colorful ×truth"):
         table.add_column(col, justify="right")
     for c in results:
         mark = " *" if c is best else ""
         table.add_row(f"{c.mix:.2f}", f"{c.temperature:.2f}", f"{c.conf_power:g}",
-                      f"{c.gain:.2f}", f"{c.psnr:.2f}", f"{c.de76:.2f}",
+                      f"{c.knee:g}", f"{c.gain:.2f}", f"{c.psnr:.2f}", f"{c.de76:.2f}",
                       f"{c.colorfulness_ratio:.2f}{mark}")
     console.print(table)
-    set_decoding(model, best.mix, best.temperature, best.conf_power, best.gain)
+    set_decoding(model, best.mix, best.temperature, best.conf_power, best.gain, best.knee)
     ckpt = with_decoding(ckpt, best.mix, best.temperature, best.conf_power, best.gain,
-                         candidates=[vars(c) for c in results])
+                         best.knee, candidates=[vars(c) for c in results])
     ckpt["model"] = model.state_dict()
     ckpt.setdefault("metrics", {})
     ckpt["metrics"] = {**ckpt["metrics"], "tuned_psnr": best.psnr, "tuned_de76": best.de76,
@@ -73,6 +83,6 @@ def tune_command(
         ckpt.pop(key, None)
     save_checkpoint(out, ckpt)
     console.print(f"chose mix {best.mix} T {best.temperature} power {best.conf_power} "
-                  f"gain {best.gain}: "
+                  f"knee {best.knee:g} gain {best.gain}: "
                   f"PSNR {best.psnr:.2f}, ΔE76 {best.de76:.2f}, colorfulness "
                   f"{best.colorfulness_ratio:.2f}x; wrote {out}")

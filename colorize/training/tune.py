@@ -1,4 +1,5 @@
-"""Tune the decoding of a bins + regression model (mix weight and annealing temperature).
+"""Tune the decoding of a bins + regression model (mix weight, annealing temperature,
+confidence power, chroma knee and gain).
 
 The network runs once per validation photo; each (mix, T) pair is then decoded and scored
 at full resolution with the same merge as inference. The chosen pair is the most accurate
@@ -34,26 +35,28 @@ class Candidate:
     de76: float
     colorfulness_ratio: float
     gain: float = 1.0
+    knee: float = 0.0
 
 
 def set_decoding(model: ColorModel, mix: float, temperature: float, conf_power: float,
-                 gain: float = 1.0) -> None:
+                 gain: float = 1.0, knee: float = 0.0) -> None:
     """Put a decoding into a bins + regression model: what its forward pass and export use."""
     model.mix.fill_(mix)
     model.temperature.fill_(temperature)
     model.conf_power = float(conf_power)
     model.gain = float(gain)
+    model.knee = float(knee)
 
 
 def with_decoding(ckpt: dict, mix: float, temperature: float, conf_power: float,
-                  gain: float = 1.0, **extra) -> dict:
-    """The checkpoint with a decoding recorded: ``conf_power`` and ``gain`` in the model args
-    (they are constructor arguments) and the four values, plus ``extra``, under
+                  gain: float = 1.0, knee: float = 0.0, **extra) -> dict:
+    """The checkpoint with a decoding recorded: ``conf_power``, ``gain`` and ``knee`` in the
+    model args (they are constructor arguments) and the five values, plus ``extra``, under
     ``decoding``."""
     return {**ckpt, "model_args": {**ckpt["model_args"], "conf_power": conf_power,
-                                   "gain": gain},
+                                   "gain": gain, "knee": knee},
             "decoding": {"mix": mix, "temperature": temperature, "conf_power": conf_power,
-                         "gain": gain, **extra}}
+                         "gain": gain, "knee": knee, **extra}}
 
 
 def _working(light: np.ndarray, size: int, multiple: int = 32) -> np.ndarray:
@@ -69,12 +72,12 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
                   mixes: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
                   temperatures: Sequence[float] = (0.2, 0.3, 0.38, 0.5),
                   powers: Sequence[float] = (0.0, 0.5, 1.0),
-                  min_colorfulness: float = 0.8, gains: bool = True
-                  ) -> tuple[Candidate, list[Candidate]]:
-    """Score every (mix, T, power) at full resolution; with ``gains``, each one also at the
-    chroma gain (on a 0.01 grid, rounded up) that brings it to ``min_colorfulness``, since
-    colourfulness scales about linearly with the gain. The answer: the lowest ΔE76 among
-    those colourful enough (else the most colourful)."""
+                  min_colorfulness: float = 0.8, gains: bool = True,
+                  knees: Sequence[float] = (0.0,)) -> tuple[Candidate, list[Candidate]]:
+    """Score every (mix, T, power, knee) at full resolution; with ``gains``, each one also at
+    the chroma gain (on a 0.01 grid, rounded up) that brings it to ``min_colorfulness``,
+    since colourfulness scales about linearly with the gain. The answer: the lowest ΔE76
+    among those colourful enough (else the most colourful)."""
     model.eval()
     cached = []
     for path in files:
@@ -88,7 +91,8 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
         cached.append((light, small.shape, model(x), truth))
     truth_cf = float(np.mean([colorfulness(t) for *_, t in cached]))
     results = []
-    old = (model.mix.clone(), model.temperature.clone(), model.conf_power, model.gain)
+    old = (model.mix.clone(), model.temperature.clone(), model.conf_power, model.gain,
+           model.knee)
 
     def score(decoded: list[np.ndarray], gain: float) -> Candidate:
         # a gain on the graph's ab before its (linear) upsampling is this saturation in merge
@@ -99,12 +103,12 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
             de.append(delta_e76(lab_of(rgb), lab_of(truth)).mean())
             cf.append(colorfulness(rgb))
         return Candidate(mix, temp, power, float(10 * np.log10(255**2 / np.mean(mse))),
-                         float(np.mean(de)), float(np.mean(cf)) / truth_cf, gain)
+                         float(np.mean(de)), float(np.mean(cf)) / truth_cf, gain, knee)
 
-    for mix, temp, power in itertools.product(mixes, temperatures, powers):
+    for mix, temp, power, knee in itertools.product(mixes, temperatures, powers, knees):
         if mix == 0 and (temp != temperatures[0] or power != powers[0]):
             continue  # neither matters without the bins
-        set_decoding(model, mix, temp, power)
+        set_decoding(model, mix, temp, power, knee=knee)
         decoded = [F.interpolate(model.decode(out), size=shape, mode="bilinear",
                                  align_corners=False)[0].permute(1, 2, 0).numpy()
                    for _, shape, out, _ in cached]
@@ -123,7 +127,7 @@ def tune_decoding(model: ColorModel, files: Sequence[Path], size: int = 256,
             gain = round(gain + 0.01, 2)
     model.mix.copy_(old[0])
     model.temperature.copy_(old[1])
-    model.conf_power, model.gain = old[2], old[3]
+    model.conf_power, model.gain, model.knee = old[2], old[3], old[4]
     vivid = [c for c in results if c.colorfulness_ratio >= min_colorfulness]
     best = (min(vivid, key=lambda c: c.de76) if vivid
             else max(results, key=lambda c: c.colorfulness_ratio))

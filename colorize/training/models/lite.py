@@ -5,9 +5,10 @@ and two heads at 1/4 resolution: ab regression and a distribution over the in-ga
 Regression alone is right but brownish (it predicts the conditional mean); classification
 alone is vivid but often wrong. The exported output can mix the two: per pixel, the annealed
 mean of the bin distribution weighted by the distribution's confidence, and the regression
-elsewhere, times a chroma gain. ``mix`` and ``temperature`` (buffers), ``conf_power`` and
-``gain`` are tuned on validation data after training (`colorize tune`); a decoding with mix 0
-leaves the bin head out of the exported graph.
+elsewhere, through a soft dead zone on chroma (``knee``) and times a chroma gain. ``mix`` and
+``temperature`` (buffers), ``conf_power``, ``knee`` and ``gain`` are tuned on validation data
+after training (`colorize tune`); a decoding with mix 0 leaves the bin head out of the
+exported graph.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class LiteUNet(ColorModel):
     def __init__(self, pretrained: bool = True, width: float = 1.0, reg_weight: float = 1.0,
                  cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
                  mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0,
-                 chroma_weight: float = 0.0, encoder: str = "lite0", gain: float = 1.0):
+                 chroma_weight: float = 0.0, encoder: str = "lite0", gain: float = 1.0,
+                 knee: float = 0.0):
         super().__init__()
         self.encoder = LiteEncoder(pretrained, encoder)
         c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
@@ -86,6 +88,19 @@ class LiteUNet(ColorModel):
         # regression head's conditional mean is muted, and a gain is a cheaper way to the
         # colourfulness goal than weight on the bins
         self.gain = float(gain)
+        # soft dead zone on chroma (tuned with the gain): ab * C² / (C² + knee²), C = |ab|.
+        # About half the validation pixels are near-neutral (true chroma < 10), where the
+        # model paints faint colour that scores worse than none; the knee takes small
+        # chroma back towards gray and leaves large chroma as it is, and the gain restores
+        # the colourfulness
+        self.knee = float(knee)
+
+    def _chroma_out(self, ab: torch.Tensor) -> torch.Tensor:
+        """The knee, then the gain, on ab (N, 2, H, W)."""
+        if self.knee:
+            c2 = (ab * ab).sum(dim=1, keepdim=True)
+            ab = ab * (c2 / (c2 + self.knee * self.knee))
+        return ab * self.gain if self.gain != 1.0 else ab
 
     def features(self, light: torch.Tensor) -> torch.Tensor:
         # TF-style ImageNet input scaling (x - 127.5) / 128 is L_norm repeated on 3 channels.
@@ -104,7 +119,7 @@ class LiteUNet(ColorModel):
         """forward()'s output (N, 2 + Q, H, W) -> ab (N, 2, H, W) in CIELAB units."""
         reg = out[:, :2].permute(0, 2, 3, 1) * AB_SCALE
         ab = self._mix(reg, out[:, 2:].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return ab * self.gain if self.gain != 1.0 else ab
+        return self._chroma_out(ab)
 
     def _mix(self, reg: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """Regression ab (N, H, W, 2) and bin logits (N, H, W, Q), channels last -> ab.
@@ -138,9 +153,7 @@ class LiteUNet(ColorModel):
             logits = F.linear(pixels, self.cls_head.weight.flatten(1), self.cls_head.bias)
             logits = logits.reshape(n, h, w, -1)
             ab = self._mix(ab.permute(0, 2, 3, 1), logits).permute(0, 3, 1, 2)
-        if self.gain != 1.0:
-            ab = ab * self.gain
-        return upsample(ab, light.shape[-2:], 4)
+        return upsample(self._chroma_out(ab), light.shape[-2:], 4)
 
     def configure_optimizers(self, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
         # the ImageNet encoder moves more slowly than the freshly initialised decoder
