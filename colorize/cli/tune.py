@@ -29,10 +29,12 @@ def tune_command(
     gains: bool = typer.Option(True, "--gains/--no-gains",
                                help="Also try each decoding with the chroma gain that brings "
                                     "it to --min-colorfulness."),
-    knees: str = typer.Option("0,4,6,8", "--knees", metavar="K,K,...",
-                              help="Chroma knees to try: ab x C²/(C² + knee²) takes faint "
-                                   "colour (C = |ab| well under the knee) back towards gray "
-                                   "and leaves strong colour alone; 0 = none."),
+    knees: str = typer.Option("0", "--knees", metavar="K,K,...",
+                              help="Chroma knees to try, e.g. 0,4,6,8: ab x C²/(C² + knee²) "
+                                   "takes faint colour (C = |ab| well under the knee) back "
+                                   "towards gray and leaves strong colour alone; 0 = none. "
+                                   "Photos score a little better with a knee, video flickers "
+                                   "more (see README), so none by default."),
 ) -> None:
     """Score every (mix, temperature) pair at full resolution and keep the most accurate one
     that is colourful enough."""
