@@ -225,20 +225,19 @@ def test_export_decoding_override_is_baked_in_and_recorded(tmp_path):
         ref = model.colorize(torch.from_numpy((light - 50) / 50)).numpy()
     np.testing.assert_allclose(over.predict(light), ref, atol=1e-3)
     assert np.abs(over.predict(light) - tuned.predict(light)).max() > 1e-3
+    def exported(name: str, decoding: str) -> Colorizer:
+        path = tmp_path / f"{name}.onnx"
+        r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o", str(path), "--size",
+                                "64", "--decoding", decoding])
+        assert r.exit_code == 0, r.output
+        return Colorizer(path, device="cpu")
+
     # a fourth number is the chroma gain, applied in the graph
-    gained = tmp_path / "gain.onnx"
-    r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o", str(gained), "--size", "64",
-                            "--decoding", "1.0,0.4,0.5,1.25"])
-    assert r.exit_code == 0, r.output
-    gained = Colorizer(gained, device="cpu")
+    gained = exported("gain", "1.0,0.4,0.5,1.25")
     assert gained.meta.raw["output"]["mixing"]["gain"] == 1.25
     np.testing.assert_allclose(gained.predict(light), 1.25 * over.predict(light), atol=1e-3)
     # a fifth is the chroma knee: ab x C² / (C² + knee²) before the gain, in the graph
-    kneed = tmp_path / "knee.onnx"
-    r = runner.invoke(app, ["export", "--checkpoint", str(src), "-o", str(kneed), "--size", "64",
-                            "--decoding", "1.0,0.4,0.5,1.25,6"])
-    assert r.exit_code == 0, r.output
-    kneed = Colorizer(kneed, device="cpu")
+    kneed = exported("knee", "1.0,0.4,0.5,1.25,6")
     assert kneed.meta.raw["output"]["mixing"]["knee"] == 6.0
     assert kneed.meta.raw["architecture"]["args"]["knee"] == 6.0
     model.gain, model.knee = 1.25, 6.0
