@@ -221,3 +221,26 @@ def test_rate_column_reports_work_done_over_time_unless_given_a_rate():
     column = RateColumn("img")
     assert column.render(progress.tasks[counted]).plain == "2.5 img/s"
     assert column.render(progress.tasks[given]).plain == "7.0 img/s"
+
+
+def test_jpeg2000_scans_are_read_at_16_bits_and_written_as_png(tmp_path, tiny_model):
+    import cv2
+
+    src = tmp_path / "archive"
+    src.mkdir()
+    gray = gradient_gray(48, 64, depth=16)
+    assert cv2.imwrite(str(src / "page.jp2"), gray)
+    decoded = cv2.imread(str(src / "page.jp2"), cv2.IMREAD_UNCHANGED)
+    assert decoded.dtype == np.uint16
+    dst = tmp_path / "out"
+    r = runner.invoke(app, ["folder", str(src), "-o", str(dst), "--model", str(tiny_model)])
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in dst.iterdir()] == ["page.png"]
+    out = cv2.imread(str(dst / "page.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape == (48, 64, 3)
+    # the luminance is the scan's own (within what the gamut fit moves, well under an 8-bit
+    # step: 0.4 L at mid-gray), and it has colour
+    rgb = out[..., ::-1].astype(np.float32) / 65535.0
+    want = gray_to_l(decoded.astype(np.float32) / 65535.0)
+    assert np.abs(rgb_to_lab(rgb)[..., 0] - want).max() < 0.25
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.004

@@ -109,11 +109,11 @@ def eval_command(
 
 def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_count) -> None:
     from colorize.core.evaluate import contact_sheet, evaluate_images, spread
-    from colorize.core.imageio import IMAGE_SUFFIXES
+    from colorize.core.imageio import INPUT_SUFFIXES
 
     if not data.is_dir():
         fail(f"data folder not found: {data}")
-    files = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in data.rglob("*") if p.suffix.lower() in INPUT_SUFFIXES)
     files = spread(files, limit)
     if not files:
         fail(f"no images under {data}")

@@ -16,12 +16,13 @@ from colorize.core.errors import ColorizeError
 from colorize.core.imageio import (
     DEFAULT_MAX_PIXELS,
     FORMAT_SUFFIX,
-    IMAGE_SUFFIXES,
+    INPUT_SUFFIXES,
     Picture,
     encode_image,
     is_partial,
     read_image,
     write_atomic,
+    written_as,
 )
 from colorize.core.pipeline import Settings, colorize_picture
 from colorize.core.session import Colorizer
@@ -79,15 +80,14 @@ def plan_folder(src: Path, dst: Path, patterns: Sequence[str] = ("*",),
     src, dst = Path(src), Path(dst)
     jobs = []
     for path in _walk(src, exclude=dst):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or is_partial(path):
+        if path.suffix.lower() not in INPUT_SUFFIXES or is_partial(path):
             continue
         rel = path.relative_to(src)
         if not any(fnmatch.fnmatch(rel.as_posix(), p) or fnmatch.fnmatch(path.name, p)
                    for p in patterns):
             continue
         out = dst / rel
-        if fmt:
-            out = out.with_suffix(FORMAT_SUFFIX[fmt])
+        out = out.with_suffix(FORMAT_SUFFIX[fmt]) if fmt else written_as(out)
         jobs.append(Job(path, out))
     return jobs
 

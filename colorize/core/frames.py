@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from colorize.core.errors import ColorizeError
-from colorize.core.imageio import IMAGE_SUFFIXES, encode_image, read_image, write_atomic
+from colorize.core.imageio import (
+    INPUT_SUFFIXES,
+    encode_image,
+    read_image,
+    write_atomic,
+    written_as,
+)
 from colorize.core.pipeline import Settings, luminance_of, merge, working_light
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import Smoother, SmootherConfig
@@ -35,14 +41,14 @@ def colorize_sequence(src: Path, dst: Path, colorizer: Colorizer, smoothing: Smo
                       size: int | None = None, saturation: float = 1.0,
                       overwrite: bool = False) -> Iterator[FrameResult]:
     files = sorted((p for p in Path(src).iterdir()
-                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                    if p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".")),
                    key=frame_order)
     if not files:
         raise ColorizeError(f"no images in {src}")
     smoother = Smoother(smoothing)
     settings = Settings(size=size, saturation=1.0)
     for path in files:
-        out = Path(dst) / path.name
+        out = written_as(Path(dst) / path.name)
         try:
             pic = read_image(path)
         except ColorizeError as exc:

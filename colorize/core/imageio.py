@@ -17,6 +17,12 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 FORMAT_SUFFIX = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif",
                  "bmp": ".bmp", "webp": ".webp"}
 SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
+# formats read but not written, and what is written in their place: JPEG 2000 (common in
+# library and archive collections) comes out as PNG, which keeps 16 bits without loss
+READ_ONLY_SUFFIXES = {".jp2": ".png"}
+INPUT_SUFFIXES = IMAGE_SUFFIXES | set(READ_ONLY_SUFFIXES)
+# read through OpenCV first, which keeps 16-bit colour where Pillow reduces it to 8 bits
+_OPENCV_READ = SIXTEEN_BIT_SUFFIXES | {".jp2"}
 ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}
 DEFAULT_MAX_PIXELS = 200_000_000
 
@@ -116,7 +122,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
             _check_pixels(path, im.width, im.height, max_pixels)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
             arr = None
-            if path.suffix.lower() in SIXTEEN_BIT_SUFFIXES:
+            if path.suffix.lower() in _OPENCV_READ:
                 # OpenCV keeps 16-bit colour, which Pillow reduces to 8 bits
                 data = np.fromfile(path, dtype=np.uint8)
                 decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -155,6 +161,12 @@ def _short(exc: BaseException) -> str:
 
 def output_path(src: Path, dst: Path, fmt: str | None) -> Path:
     return dst.with_suffix(FORMAT_SUFFIX[fmt]) if fmt else dst
+
+
+def written_as(path: Path) -> Path:
+    """The output name for an input name when no format is asked for: the same, except for
+    formats that are read but not written (.jp2 -> .png)."""
+    return path.with_suffix(READ_ONLY_SUFFIXES.get(path.suffix.lower(), path.suffix))
 
 
 def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: str,

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from colorize.core.color import AB_SCALE, L_CENTER, L_SCALE, rgb_to_lab
-from colorize.core.imageio import IMAGE_SUFFIXES
+from colorize.core.imageio import INPUT_SUFFIXES
 
 NORMALIZATION = {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE}
 
@@ -23,7 +23,7 @@ def list_images(root: Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in INPUT_SUFFIXES and p.is_file())
     if not files:
         raise FileNotFoundError(f"no images found under {root}")
     return files
