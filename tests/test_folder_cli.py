@@ -244,3 +244,21 @@ def test_jpeg2000_scans_are_read_at_16_bits_and_written_as_png(tmp_path, tiny_mo
     want = gray_to_l(decoded.astype(np.float32) / 65535.0)
     assert np.abs(rgb_to_lab(rgb)[..., 0] - want).max() < 0.25
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.004
+
+
+def test_a_multi_page_tiff_is_colorized_with_a_note_on_the_pages_left(tmp_path, tiny_model):
+    src = tmp_path / "pages"
+    src.mkdir()
+    first, second = (Image.fromarray(gradient_gray(40, 48)),
+                     Image.fromarray(255 - gradient_gray(40, 48)))
+    first.save(src / "book.tif", save_all=True, append_images=[second])
+    dst = tmp_path / "out"
+    r = runner.invoke(app, ["folder", str(src), "-o", str(dst), "--model", str(tiny_model)],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "book.tif: 2 pages; only the first was colorized" in r.output
+    with Image.open(dst / "book.tif") as im:
+        assert getattr(im, "n_frames", 1) == 1 and im.size == (48, 40)
+    r = runner.invoke(app, ["image", str(src / "book.tif"), "-o", str(tmp_path / "one.png"),
+                            "--model", str(tiny_model)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "2 pages; only the first was colorized" in r.output

@@ -110,7 +110,8 @@ def folder_command(
     console.print(f"model {colorizer.meta.name} on {colorizer.active_provider}; "
                   f"{len(jobs)} images")
     counts = {"done": 0, "skipped": 0, "failed": 0}
-    failures = []
+    failures: list[str] = []
+    notes: list[str] = []
     settings = Settings(size=size, saturation=saturation)
     start = time.monotonic()
     stop = interrupt_flag()
@@ -123,6 +124,8 @@ def folder_command(
                 counts[result.status] += 1
                 if result.status == "failed":
                     failures.append(result.reason)
+                elif result.status == "done" and result.reason:
+                    notes.append(result.reason)
                 elapsed = time.monotonic() - start
                 progress.update(task, advance=1, rate=counts["done"] / max(elapsed, 1e-9),
                                 info=result.job.src.name[:40])
@@ -132,18 +135,20 @@ def folder_command(
     except KeyboardInterrupt:
         stop.set()
     if stop.is_set():
-        _summary(counts, failures)
+        _summary(counts, failures, notes)
         fail("interrupted; finished images are kept, re-run to continue", code=130)
-    _summary(counts, failures)
+    _summary(counts, failures, notes)
     raise typer.Exit(1 if failures else 0)
 
 
-def _summary(counts: dict[str, int], failures: list[str]) -> None:
+def _summary(counts: dict[str, int], failures: list[str], notes: list[str]) -> None:
     table = Table(title="colorize folder", show_header=True)
     for key in ("done", "skipped", "failed"):
         table.add_column(key, justify="right")
     table.add_row(*(str(counts[k]) for k in ("done", "skipped", "failed")))
     console.print(table)
+    for note in notes:
+        console.print(Text.assemble(("note ", "yellow"), note), soft_wrap=True)
     for reason in failures:
         console.print(Text.assemble(("failed ", "red"), reason), soft_wrap=True)
 
@@ -196,4 +201,6 @@ def image_command(
         (result,) = run_jobs([job], colorizer, settings, overwrite, max_pixels, quality)
         if result.status == "failed":
             fail(result.reason, code=1)
+        if result.reason:
+            console.print(f"note: {result.reason}", markup=False)
         console.print(f"wrote {job.dst}")

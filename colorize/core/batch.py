@@ -38,7 +38,7 @@ class Job:
 class Result:
     job: Job
     status: str  # "done" | "skipped" | "failed"
-    reason: str = ""
+    reason: str = ""  # why it failed or was skipped, or a note on a done one
 
 
 def _walk(root: Path, exclude: Path | None) -> Iterator[Path]:
@@ -180,6 +180,9 @@ def _colorize_job(job: Job, picture: Picture, colorizer: Colorizer, settings: Se
         return Result(job, "failed", str(exc))
     except (ValueError, MemoryError) as exc:
         return Result(job, "failed", f"{job.src}: {exc.__class__.__name__}: {exc}")
+    if picture.pages > 1:
+        return Result(job, "done", f"{job.src}: {picture.pages} pages; only the first was "
+                                   "colorized (split the file to colorize every page)")
     return Result(job, "done")
 
 

@@ -37,6 +37,7 @@ class Picture:
     pixels: np.ndarray  # float32 in [0, 1]: (H, W) gray or (H, W, 3) RGB
     alpha: np.ndarray | None  # (H, W) in the source dtype, or None
     depth: int  # 8 or 16
+    pages: int = 1  # pages (frames) in the file; only the first is decoded
 
     @property
     def size(self) -> tuple[int, int]:
@@ -121,6 +122,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
         with Image.open(path) as im:
             _check_pixels(path, im.width, im.height, max_pixels)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
+            pages = int(getattr(im, "n_frames", 1) or 1)
             arr = None
             if path.suffix.lower() in _OPENCV_READ:
                 # OpenCV keeps 16-bit colour, which Pillow reduces to 8 bits
@@ -151,7 +153,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     pixels = _orient(pixels, orientation)
     if alpha is not None:
         alpha = _orient(alpha, orientation)
-    return Picture(pixels=pixels, alpha=alpha, depth=depth)
+    return Picture(pixels=pixels, alpha=alpha, depth=depth, pages=pages)
 
 
 def _short(exc: BaseException) -> str:
