@@ -360,6 +360,10 @@ def test_segment_start_end(tmp_path, tiny_model):
     b = probe(dst)
     assert len(b["pts"]) == len(expected)
     assert b["pts"][0] == 0 and b["audio_packets"] > 0
+    late = tmp_path / "late.mp4"
+    r = run_video(src, late, tiny_model, "--start", "5")
+    assert r.exit_code == 1 and not late.exists()
+    assert "no video frames between --start and --end (the video lasts 1.2" in r.output
 
 
 def test_ten_bit_input_stays_ten_bit(tmp_path, tiny_model):

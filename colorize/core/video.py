@@ -640,6 +640,10 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 (q_fin.put(item) if state["writer"] else pending_audio.append(item))
         flush()
         if state["writer"] is None:
+            if opts.start is not None or opts.end is not None:
+                length = (f" (the video lasts {inp.duration / av.time_base:.2f} s)"
+                          if inp.duration else "")
+                raise VideoError(f"{src}: no video frames between --start and --end{length}")
             raise VideoError(f"{src}: no video frames decoded")
         for item in pending_audio:
             q_fin.put(item)
