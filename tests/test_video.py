@@ -397,6 +397,18 @@ def test_ten_bit_input_into_an_eight_bit_encoder(tmp_path, tiny_model):
     assert _stream_tags(dst)["pix_fmt"] == "yuv420p" and len(probe(dst)["pts"]) == 6
 
 
+def test_eight_bit_switch_for_a_ten_bit_source(tmp_path, tiny_model):
+    src = tmp_path / "ten.mkv"
+    make_clip(src, frames=6, pix_fmt="yuv420p10le", audio=None)
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model, "--8-bit")
+    assert r.exit_code == 0, r.output
+    assert "10-bit input (yuv420p10le) written as 8-bit yuv420p (--8-bit)" in r.output
+    assert _stream_tags(dst)["pix_fmt"] == "yuv420p"
+    r = run_video(src, tmp_path / "p.mov", tiny_model, "--8-bit", "--codec", "prores_ks")
+    assert r.exit_code == 1 and "prores_ks takes no 8-bit YUV" in r.output
+
+
 def test_eight_bit_input_into_a_ten_bit_only_encoder(tmp_path, tiny_model):
     # ProRes takes 10-bit 4:2:2 or 4:4:4 only: 8-bit 4:2:0 frames are brought to it
     src = tmp_path / "in.mp4"

@@ -57,6 +57,9 @@ def video_command(
                                                              "(0-51) and VP9 (0-63); lower = "
                                                              "better."),
     preset: str = typer.Option("medium", "--preset", help="x264/x265 speed preset."),
+    eight_bit: bool = typer.Option(False, "--8-bit",
+                                   help="Write 8-bit video even from a 10-bit source (H.264 "
+                                        "High 10 does not play on some hardware players)."),
     start: float = typer.Option(None, "--start", min=0.0, help="Start time in seconds."),
     end: float = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
     size: int = SizeOpt,
@@ -84,7 +87,8 @@ def video_command(
     except ColorizeError as exc:
         fail(str(exc))
     colorizer = with_tta(colorizer, tta)
-    opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch=batch, size=size,
+    opts = VideoOptions(codec=codec, crf=crf, preset=preset, eight_bit=eight_bit,
+                        batch=batch, size=size,
                         saturation=saturation, start=start, end=end,
                         smoothing=SmootherConfig(smooth, smooth_strength, cut_threshold))
     stop = interrupt_flag()

@@ -57,6 +57,7 @@ class VideoOptions:
     start: float | None = None
     end: float | None = None
     lossless: bool = False  # qp 0, for tests that compare luma exactly
+    eight_bit: bool = False  # 8-bit output even from a deeper source (plays on more devices)
     queue_size: int = 16
     # OpenCV's own thread pool while the video runs (process-wide; restored after). The
     # pipeline's threads already keep the cores busy, and at working size OpenCV's split
@@ -111,8 +112,8 @@ def _encoder(name: str | None, fmt: str) -> av.Codec:
                          "libx265, libvpx-vp9, mpeg4, ...)") from None
 
 
-def _frame_formats(in_fmt: str, bits: int, odd: bool, encoder: av.Codec
-                   ) -> tuple[str, str, int]:
+def _frame_formats(in_fmt: str, bits: int, odd: bool, encoder: av.Codec,
+                   eight_bit: bool = False) -> tuple[str, str, int]:
     """(format the decoded frames are brought to, format the encoder gets, bit depth).
 
     8-bit sources stay 8-bit and 10-bit-or-deeper ones become 10-bit where the encoder takes
@@ -120,7 +121,7 @@ def _frame_formats(in_fmt: str, bits: int, odd: bool, encoder: av.Codec
     else 4:2:2, else 4:4:4. yuvj* (full range) frames are not range-converted: the encoder
     gets the yuvj format, or the plain one with the full-range flag."""
     takes = {f.name for f in encoder.video_formats or ()}
-    depths = (10, 8) if bits > 8 else (8, 10)
+    depths = (8,) if eight_bit else (10, 8) if bits > 8 else (8, 10)
     layouts = ("444",) if odd else ("420", "422", "444")
     for depth in depths:
         for layout in layouts:
@@ -130,6 +131,9 @@ def _frame_formats(in_fmt: str, bits: int, odd: bool, encoder: av.Codec
                 return full or plain, full or plain, depth
             if plain in takes:
                 return full or plain, plain, depth
+    if eight_bit:
+        raise VideoError(f"encoder {encoder.name} takes no 8-bit YUV (it takes "
+                         f"{', '.join(sorted(takes))}); drop --8-bit or choose another --codec")
     raise VideoError(f"encoder {encoder.name} takes none of 8- or 10-bit YUV 4:2:0, 4:2:2, "
                      f"4:4:4{' (odd size: 4:4:4 only)' if odd else ''} (it takes "
                      f"{', '.join(sorted(takes))}); choose another --codec")
@@ -474,14 +478,15 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         bits = max((c.bits for c in fmt_in.components), default=8) if fmt_in else 8
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         encoder = _encoder(opts.codec, fmt)
-        work_fmt, out_fmt, depth = _frame_formats(in_fmt, bits, odd, encoder)
+        work_fmt, out_fmt, depth = _frame_formats(in_fmt, bits, odd, encoder, opts.eight_bit)
         if in_fmt.startswith("yuvj") and not work_fmt.startswith("yuvj"):
             full_range = False  # swscale brings yuvj (full range) to the limited range
         if odd:
             report.notes.append(f"odd size {width}x{height}: encoded as {out_fmt} to keep it")
         if bits != depth:
-            why = f": {encoder.name} takes no {min(bits, 10)}-bit format here" if (
-                bits == 8 or depth == 8) else ""
+            why = " (--8-bit)" if opts.eight_bit else (
+                f": {encoder.name} takes no {min(bits, 10)}-bit format here"
+                if bits == 8 or depth == 8 else "")
             report.notes.append(f"{bits}-bit input ({in_fmt}) written as {depth}-bit "
                                 f"{out_fmt}{why}")
         try:
