@@ -224,6 +224,35 @@ def test_the_film_is_colorized_not_a_thumbnail_stream_ahead_of_it(tmp_path, tiny
     assert len(b["pts"]) == 12 and (b["width"], b["height"]) == (64, 48)
 
 
+def test_interlaced_source_stays_interlaced(tmp_path, tiny_model):
+    import av
+
+    src = tmp_path / "tv.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.options = {"flags": "+ilme+ildct", "x264-params": "bff=1", "qp": "0"}
+        for i in range(8):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[::2] = 30 * i  # the two fields differ, as in a moving interlaced picture
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "interlaced source (bottom field first) kept interlaced" in r.output
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        order = a.streams.video[0].codec_context.field_order
+        assert order == 3 and b.streams.video[0].codec_context.field_order == order
+        assert all(f.interlaced_frame for f in b.decode(video=0))
+    b = probe(dst)
+    assert len(b["pts"]) == 8
+
+
 def test_container_that_cannot_hold_the_codec(tmp_path, tiny_model):
     src = tmp_path / "in.mp4"
     make_clip(src, frames=4, audio=None)

@@ -477,6 +477,10 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         fmt_in = vin.codec_context.format
         bits = max((c.bits for c in fmt_in.components), default=8) if fmt_in else 8
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        # FFmpeg's field orders: 1 progressive, 2 top field first, 3 bottom first, 4 top
+        # coded first and shown second, 5 the reverse
+        field_order = int(vin.codec_context.field_order or 0)
+        interlaced, top_first = field_order in (2, 3, 4, 5), field_order in (2, 5)
         encoder = _encoder(opts.codec, fmt)
         work_fmt, out_fmt, depth = _frame_formats(in_fmt, bits, odd, encoder, opts.eight_bit)
         if in_fmt.startswith("yuvj") and not work_fmt.startswith("yuvj"):
@@ -512,11 +516,24 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 # AVI stores no presentation times: with B-frames the times a decoder
                 # guesses come out scrambled, so the frames go in display order
                 options["bf"] = "0"
+            if interlaced and encoder.name == "libx264":
+                # field-coded like the source, so that players deinterlace it as they did
+                # the source (progressive coding would show the fields as combing)
+                options.update({"flags": "+ilme+ildct",
+                                "x264-params": "tff=1" if top_first else "bff=1"})
+                report.notes.append(f"interlaced source "
+                                    f"({'top' if top_first else 'bottom'} field first) "
+                                    "kept interlaced")
             vout.options = options
         elif encoder.name in ("libvpx-vp9", "libvpx"):
             # constant quality (b 0), on VP9's own 0-63 scale
             vout.options = {"lossless": "1"} if opts.lossless else {"crf": str(opts.crf),
                                                                     "b": "0"}
+        if interlaced and not any("interlaced" in n for n in report.notes):
+            report.notes.append(f"interlaced source: {encoder.name} encodes it progressive "
+                                "(libx264 keeps it interlaced)")
+        if interlaced:
+            vout.codec_context.field_order = vin.codec_context.field_order
         vout.thread_type = "AUTO"
         audio_map: dict[int, av.stream.Stream] = {}
         transcode: set[int] = set()
