@@ -197,6 +197,19 @@ def test_bad_encoder_settings_one_line_error(tmp_path, tiny_model, args, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "tiny.onnx"]
 
 
+def _encode(container, stream, images) -> None:
+    """Encode RGB images (pts 0, 1, ...) into stream and flush it."""
+    import av
+
+    for i, img in enumerate(images):
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=stream.pix_fmt)
+        frame.pts = i
+        for p in stream.encode(frame):
+            container.mux(p)
+    for p in stream.encode(None):
+        container.mux(p)
+
+
 def test_the_film_is_colorized_not_a_thumbnail_stream_ahead_of_it(tmp_path, tiny_model):
     import av
 
@@ -207,15 +220,7 @@ def test_the_film_is_colorized_not_a_thumbnail_stream_ahead_of_it(tmp_path, tiny
         film = c.add_stream("libx264", rate=25)
         film.width, film.height, film.pix_fmt = 64, 48, "yuv420p"
         for stream, count, size in ((thumb, 1, (32, 32)), (film, 12, (48, 64))):
-            for i in range(count):
-                img = np.full((*size, 3), 20 * i, np.uint8)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(
-                    format=stream.pix_fmt)
-                frame.pts = i
-                for p in stream.encode(frame):
-                    c.mux(p)
-            for p in stream.encode(None):
-                c.mux(p)
+            _encode(c, stream, [np.full((*size, 3), 20 * i, np.uint8) for i in range(count)])
     dst = tmp_path / "out.mkv"
     r = run_video(src, dst, tiny_model)
     assert r.exit_code == 0, r.output
@@ -232,15 +237,10 @@ def test_interlaced_source_stays_interlaced(tmp_path, tiny_model):
         s = c.add_stream("libx264", rate=25)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
         s.options = {"flags": "+ilme+ildct", "x264-params": "bff=1", "qp": "0"}
-        for i in range(8):
-            img = np.zeros((48, 64, 3), np.uint8)
+        images = [np.zeros((48, 64, 3), np.uint8) for _ in range(8)]
+        for i, img in enumerate(images):
             img[::2] = 30 * i  # the two fields differ, as in a moving interlaced picture
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+        _encode(c, s, images)
     dst = tmp_path / "out.mp4"
     r = run_video(src, dst, tiny_model)
     assert r.exit_code == 0, r.output
@@ -570,14 +570,7 @@ def _raw_h264(path, width: int, height: int, frames: int) -> bytes:
     with av.open(str(path), "w", format="h264") as c:
         s = c.add_stream("libx264", rate=25)
         s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        for i in range(frames):
-            img = np.full((height, width, 3), 12 * i, np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+        _encode(c, s, [np.full((height, width, 3), 12 * i, np.uint8) for i in range(frames)])
     return path.read_bytes()
 
 
