@@ -271,6 +271,8 @@ class _Reader(threading.Thread):
         self.frames = 0
         self.order = PtsOrder()
         self.stamped = 0  # frames that came without a timestamp
+        rate = vstream.average_rate or vstream.guessed_rate or Fraction(25)
+        self.frame_step = max(1, round(1 / (rate * vstream.time_base)))  # one frame, in pts
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -333,10 +335,8 @@ class _Reader(threading.Thread):
     def _stamp(self, frame) -> None:
         """A frame without a timestamp (raw H.264 / HEVC streams have none) gets the one after
         the last frame's at the stream's frame rate, as FFmpeg's own tools do."""
-        rate = self.vstream.average_rate or self.vstream.guessed_rate or Fraction(25)
-        step = max(1, round(1 / (rate * self.vstream.time_base)))
         last = self.order.last_in
-        frame.pts = 0 if last is None else last + step
+        frame.pts = 0 if last is None else last + self.frame_step
         frame.time_base = self.vstream.time_base
         self.stamped += 1
 
@@ -481,6 +481,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         # coded first and shown second, 5 the reverse
         field_order = int(vin.codec_context.field_order or 0)
         interlaced, top_first = field_order in (2, 3, 4, 5), field_order in (2, 5)
+        kept_interlaced = False
         encoder = _encoder(opts.codec, fmt)
         work_fmt, out_fmt, depth = _frame_formats(in_fmt, bits, odd, encoder, opts.eight_bit)
         if in_fmt.startswith("yuvj") and not work_fmt.startswith("yuvj"):
@@ -517,6 +518,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 # guesses come out scrambled, so the frames go in display order
                 options["bf"] = "0"
             if interlaced and encoder.name == "libx264":
+                kept_interlaced = True
                 # field-coded like the source, so that players deinterlace it as they did
                 # the source (progressive coding would show the fields as combing)
                 options.update({"flags": "+ilme+ildct",
@@ -529,7 +531,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             # constant quality (b 0), on VP9's own 0-63 scale
             vout.options = {"lossless": "1"} if opts.lossless else {"crf": str(opts.crf),
                                                                     "b": "0"}
-        if interlaced and not any("interlaced" in n for n in report.notes):
+        if interlaced and not kept_interlaced:
             report.notes.append(f"interlaced source: {encoder.name} encodes it progressive "
                                 "(libx264 keeps it interlaced)")
         if interlaced:
