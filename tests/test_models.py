@@ -78,6 +78,45 @@ def test_lite_chroma_weight_adds_the_term():
     assert abs(float(total - base) - 2.0 * logs["chroma"]) < 1e-4
 
 
+def test_lite_adversarial_term_moves_both_players_and_stays_out_of_the_output():
+    from colorize.training.models.lite import LiteUNet
+
+    torch.manual_seed(0)
+    light, ab = torch.randn(2, 1, 96, 96), torch.rand(2, 2, 96, 96) * 0.5
+    plain = LiteUNet(pretrained=False, width=0.25)
+    assert plain.discriminator is None and len(plain.configure_optimizers(1e-3, 0.0)) == 1
+    adv = LiteUNet(pretrained=False, width=0.25, adv_weight=0.5)
+    adv.load_init({"model": plain.state_dict()})  # a run without a discriminator
+    opt_g, opt_d = adv.configure_optimizers(1e-3, 0.0)
+    disc_ids = {id(p) for p in adv.discriminator.parameters()}
+    assert not disc_ids & {id(p) for g in opt_g.param_groups for p in g["params"]}
+    assert disc_ids == {id(p) for g in opt_d.param_groups for p in g["params"]}
+    adv.eval()
+    with torch.no_grad():  # same weights, same output: the discriminator is not in it
+        torch.testing.assert_close(adv.colorize(light), plain.eval().colorize(light))
+    before_d = [p.detach().clone() for p in adv.discriminator.parameters()]
+    before_head = adv.reg_head.weight.detach().clone()
+    adv.train()
+    logs = adv.training_step(light, ab, [opt_g, opt_d], torch.amp.GradScaler("cpu", enabled=False),
+                             {"device_type": "cpu", "enabled": False}, clip=1.0)
+    assert logs["adv"] > 0 and logs["d_loss"] > 0
+    assert abs(logs["loss"] - (logs["reg"] + 0.5 * logs["cls"] + 0.5 * logs["adv"])) < 1e-4
+    assert any(not torch.equal(a, b) for a, b in
+               zip(before_d, adv.discriminator.parameters(), strict=True))
+    assert not torch.equal(before_head, adv.reg_head.weight)
+
+
+def test_lite_init_refuses_weights_of_another_model():
+    from colorize.training.models.lite import LiteUNet
+
+    state = LiteUNet(pretrained=False, width=0.25).state_dict()
+    adv = LiteUNet(pretrained=False, width=0.25, adv_weight=0.1)
+    with pytest.raises(RuntimeError, match="does not fit.*reg_head.bias"):
+        adv.load_init({"model": {k: v for k, v in state.items() if k != "reg_head.bias"}})
+    with pytest.raises(RuntimeError, match="does not fit.*extra.weight"):
+        adv.load_init({"model": {**state, "extra.weight": torch.zeros(1)}})
+
+
 def test_lite_encoder_variants_take_their_widths_from_timm():
     from colorize.training.models.lite import LiteUNet
 

@@ -67,14 +67,18 @@ def photo_dir(tmp_path):
     return d
 
 
-@pytest.mark.parametrize("name", ["gae", "lite", "eccv16", "unet-vae", "cgan"])
-def test_resume_gives_identical_next_step(tmp_path, photo_dir, name):
+@pytest.mark.parametrize(("name", "extra"), [
+    ("gae", {}), ("lite", {}), ("eccv16", {}), ("unet-vae", {}), ("cgan", {}),
+    ("lite", {"adv_weight": 0.1}),  # two optimizers, one of them the discriminator's
+])
+def test_resume_gives_identical_next_step(tmp_path, photo_dir, name, extra):
     from colorize.training.loop import TrainConfig, train
 
-    args = {"width": 0.125}
+    args = {"width": 0.125, **extra}
     if name in ("lite", "cgan"):
         args["pretrained"] = False
-    base = dict(model=name, data=str(photo_dir), model_args=args, batch_size=2, size=32,
+    size = 96 if extra.get("adv_weight") else 32  # the discriminator needs room
+    base = dict(model=name, data=str(photo_dir), model_args=args, batch_size=2, size=size,
                 workers=0, min_chroma=0, val_every=100, warmup_steps=2, lr=1e-3)
     full_losses, part_losses = [], []
 
@@ -172,6 +176,13 @@ def test_bad_model_argument_is_one_line_and_leaves_no_run_folder(tmp_path, photo
                                  str(tmp_path / "run"), "--steps", "1", "--workers", "0"])
     assert r.exit_code != 0
     assert "unknown lite encoder 'lite9'" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()
+    r = CliRunner().invoke(app, ["train", "--model", "lite", "--arg", "adv_weight=0.1",
+                                 "--arg", "width=0.125", "--no-pretrained", "--data",
+                                 str(photo_dir), "--out", str(tmp_path / "run"), "--size", "64",
+                                 "--steps", "1", "--workers", "0"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "needs --size of at least 96 (got 64)" in r.output
     assert not (tmp_path / "run").exists()
 
 

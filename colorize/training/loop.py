@@ -202,6 +202,9 @@ def train(cfg: TrainConfig, resume: Path | None = None,
     train_files, val_files = prepare_files(cfg)
     emit({"event": "data", "train": len(train_files), "val": len(val_files)})
     model = build_model(cfg.model, **cfg.model_args)
+    if size < model.min_train_size:
+        raise ValueError(f"{cfg.model} with these arguments needs --size of at least "
+                         f"{model.min_train_size} (got {size})")
     if ckpt is None:
         if cfg.init:
             init = load_checkpoint(Path(cfg.init))

@@ -21,6 +21,8 @@ class ColorModel(nn.Module):
     model_name: str = ""
     model_args: dict = {}
     extra_inputs: tuple[str, ...] = ()
+    # the smallest training crop the model can take (a discriminator needs room)
+    min_train_size: int = 1
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         return out * AB_SCALE

@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from colorize.training.models.base import ColorModel, backward_step, scaled
+from colorize.training.models.adversarial import (
+    PatchGAN,
+    discriminator_step,
+    generator_adversarial_loss,
+)
+from colorize.training.models.base import ColorModel, backward_step
 from colorize.training.models.unet import ResNetUNet
 
 L1_WEIGHT = 100.0
-
-
-class PatchGAN(nn.Module):
-    """C64-C128-C256-C512 + 1-channel conv: each output sees a 70x70 input patch."""
-
-    def __init__(self, width: float = 1.0):
-        super().__init__()
-        c = [scaled(x, width) for x in (64, 128, 256, 512)]
-        self.net = nn.Sequential(
-            nn.Conv2d(3, c[0], 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(c[0], c[1], 4, 2, 1, bias=False), nn.BatchNorm2d(c[1]),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(c[1], c[2], 4, 2, 1, bias=False), nn.BatchNorm2d(c[2]),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(c[2], c[3], 4, 1, 1, bias=False), nn.BatchNorm2d(c[3]),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(c[3], 1, 4, 1, 1),
-        )
-
-    def forward(self, light: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([light, ab], dim=1))
 
 
 class Pix2Pix(ColorModel):
@@ -63,22 +46,11 @@ class Pix2Pix(ColorModel):
         opt_g, opt_d = optimizers
         with torch.autocast(**autocast):
             fake = self.generator(light)
-        # discriminator: real pairs -> 1, generated pairs -> 0
-        opt_d.zero_grad(set_to_none=True)
-        with torch.autocast(**autocast):
-            real_logits = self.discriminator(light, ab)
-            fake_logits = self.discriminator(light, fake.detach())
-        d_loss = 0.5 * (
-            F.binary_cross_entropy_with_logits(real_logits.float(),
-                                               torch.ones_like(real_logits.float()))
-            + F.binary_cross_entropy_with_logits(fake_logits.float(),
-                                                 torch.zeros_like(fake_logits.float())))
-        backward_step(d_loss, opt_d, scaler, self.discriminator.parameters(), clip)
+        d_loss = discriminator_step(self.discriminator, light, ab, fake, opt_d, scaler, autocast,
+                                    clip)
         # generator: fool D and stay close to the truth
         opt_g.zero_grad(set_to_none=True)
-        with torch.autocast(**autocast):
-            logits = self.discriminator(light, fake)
-        adv = F.binary_cross_entropy_with_logits(logits.float(), torch.ones_like(logits.float()))
+        adv = generator_adversarial_loss(self.discriminator, light, fake, autocast)
         l1 = F.l1_loss(fake.float(), ab)
         g_loss = adv + L1_WEIGHT * l1
         backward_step(g_loss, opt_g, scaler, self.generator.parameters(), clip)
