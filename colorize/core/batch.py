@@ -18,7 +18,7 @@ from colorize.core.imageio import (
     FORMAT_SUFFIX,
     INPUT_SUFFIXES,
     Picture,
-    encode_image,
+    encode_picture,
     is_partial,
     read_image,
     write_atomic,
@@ -173,17 +173,22 @@ def _colorize_job(job: Job, picture: Picture, colorizer: Colorizer, settings: Se
                   quality: int) -> Result:
     try:
         rgb = colorize_picture(picture, colorizer, settings)
-        data = encode_image(rgb, picture.alpha, picture.depth, job.dst.suffix, quality)
+        data, lost = encode_picture(rgb, picture.alpha, picture.depth, job.dst.suffix, quality,
+                                    picture.meta)
         del rgb
         write_atomic(job.dst, data)
     except ColorizeError as exc:
         return Result(job, "failed", str(exc))
     except (ValueError, MemoryError) as exc:
         return Result(job, "failed", f"{job.src}: {exc.__class__.__name__}: {exc}")
+    notes = []
     if picture.pages > 1:
-        return Result(job, "done", f"{job.src}: {picture.pages} pages; only the first was "
-                                   "colorized (split the file to colorize every page)")
-    return Result(job, "done")
+        notes.append(f"{picture.pages} pages; only the first was colorized (split the file to "
+                     "colorize every page)")
+    if lost:
+        notes.append(f"its {' and '.join(lost)} could not be written into "
+                     f"{job.dst.suffix.lower()} (PNG or JPEG keep them)")
+    return Result(job, "done", f"{job.src}: {'; '.join(notes)}" if notes else "")
 
 
 def default_workers() -> int:

@@ -12,7 +12,7 @@ import numpy as np
 from colorize.core.errors import ColorizeError
 from colorize.core.imageio import (
     INPUT_SUFFIXES,
-    encode_image,
+    encode_picture,
     read_image,
     write_atomic,
     written_as,
@@ -64,5 +64,5 @@ def colorize_sequence(src: Path, dst: Path, colorizer: Colorizer, smoothing: Smo
             yield FrameResult(path, "skipped", len(files))
             continue
         rgb = merge(light, ab, 1.0)
-        write_atomic(out, encode_image(rgb, pic.alpha, pic.depth, out.suffix))
+        write_atomic(out, encode_picture(rgb, pic.alpha, pic.depth, out.suffix, meta=pic.meta)[0])
         yield FrameResult(path, "done", len(files))

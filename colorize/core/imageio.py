@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from colorize.core.errors import ImageReadError, ImageWriteError
+from colorize.core.metadata import Metadata, encode, read_metadata
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 FORMAT_SUFFIX = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif",
@@ -38,6 +39,7 @@ class Picture:
     alpha: np.ndarray | None  # (H, W) in the source dtype, or None
     depth: int  # 8 or 16
     pages: int = 1  # pages (frames) in the file; only the first is decoded
+    meta: Metadata | None = None  # resolution, descriptive EXIF, RGB colour profile
 
     @property
     def size(self) -> tuple[int, int]:
@@ -122,6 +124,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
         with Image.open(path) as im:
             _check_pixels(path, im.width, im.height, max_pixels)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
+            meta = read_metadata(im, orientation)
             pages = int(getattr(im, "n_frames", 1) or 1)
             arr = None
             if path.suffix.lower() in _OPENCV_READ:
@@ -153,7 +156,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     pixels = _orient(pixels, orientation)
     if alpha is not None:
         alpha = _orient(alpha, orientation)
-    return Picture(pixels=pixels, alpha=alpha, depth=depth, pages=pages)
+    return Picture(pixels=pixels, alpha=alpha, depth=depth, pages=pages, meta=meta)
 
 
 def _short(exc: BaseException) -> str:
@@ -174,6 +177,13 @@ def written_as(path: Path) -> Path:
 def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: str,
                  quality: int = 95) -> bytes:
     """Encode float RGB [0, 1] (+ alpha) at the given bit depth into the suffix's format."""
+    return encode_picture(rgb, alpha, depth, suffix, quality)[0]
+
+
+def encode_picture(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: str,
+                   quality: int = 95, meta: Metadata | None = None) -> tuple[bytes, list[str]]:
+    """encode_image, keeping what the format can hold of the source's metadata; also returns
+    what the source had and the output could not keep (names, for a note)."""
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"cannot write {suffix or 'a file without an extension'}: "
@@ -200,10 +210,7 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: 
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, quality]
-    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(bgr), params)
-    if not ok:
-        raise ValueError(f"OpenCV cannot encode {suffix}")
-    return buf.tobytes()
+    return encode(suffix, np.ascontiguousarray(bgr), params, meta)
 
 
 def publish(tmp: str | Path, path: Path) -> None:

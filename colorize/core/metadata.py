@@ -1,0 +1,155 @@
+"""What an output image keeps of its source's metadata: resolution (DPI), the descriptive
+EXIF (caption, author, copyright, dates, GPS) and an RGB colour profile.
+
+Scans carry their scanning resolution, and archive photos their captions and dates; a
+colorized copy that drops them prints at the wrong size and loses its description. Not
+kept: the EXIF thumbnail (it shows the gray original), maker notes (their offsets break when
+moved), the orientation (the pixels are turned upright on reading) and a gray ICC profile
+(it cannot describe an RGB image; the output is then untagged, which viewers take as sRGB).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# IFD0 tags that describe the picture rather than the file's layout (a TIFF's IFD0 also
+# holds its strips, sizes and compression, which must not travel into another file)
+_DESCRIPTIVE = (
+    0x010E,  # ImageDescription
+    0x010F,  # Make
+    0x0110,  # Model
+    0x0131,  # Software
+    0x0132,  # DateTime
+    0x013B,  # Artist
+    0x8298,  # Copyright
+)
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+# Exif sub-IFD tags left out: maker note, interoperability pointer, pixel dimensions (the
+# pixels may have been turned), and the sub-IFD's own offsets
+_EXIF_DROP = {0x927C, 0xA005, 0xA002, 0xA003}
+_X_RES, _Y_RES, _RES_UNIT = 0x011A, 0x011B, 0x0128
+_TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+
+# formats whose OpenCV encoder writes EXIF and ICC chunks (cv2.imencodeWithMetadata, since
+# OpenCV 4.12; not TIFF, whose writer takes only the resolution)
+_OPENCV_METADATA = {".jpg", ".jpeg", ".png", ".webp"}
+_HAS_METADATA = hasattr(cv2, "imencodeWithMetadata")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    dpi: tuple[float, float] | None = None
+    exif: bytes | None = None  # EXIF block ("Exif\0\0" + TIFF structure), descriptive tags
+    icc: bytes | None = None  # an RGB ICC profile
+
+    def __bool__(self) -> bool:
+        return bool(self.dpi or self.exif or self.icc)
+
+
+def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
+    """What of an open Pillow image's metadata an output should keep."""
+    dpi = None
+    raw = im.info.get("dpi")
+    try:
+        if raw and float(raw[0]) > 1 and float(raw[1]) > 1:
+            dpi = (float(raw[0]), float(raw[1]))
+    except (TypeError, ValueError, IndexError):
+        dpi = None
+    if dpi and orientation in _TURNED:
+        dpi = (dpi[1], dpi[0])
+    icc = im.info.get("icc_profile") or None
+    if icc is not None and icc[16:20] != b"RGB ":
+        icc = None
+    return Metadata(dpi=dpi, exif=_descriptive_exif(im), icc=icc)
+
+
+def _descriptive_exif(im: Image.Image) -> bytes | None:
+    try:
+        src = im.getexif()
+        out = Image.Exif()
+        for tag in _DESCRIPTIVE:
+            if tag in src and src[tag] not in (None, "", b""):
+                out[tag] = src[tag]
+        sub = {k: v for k, v in src.get_ifd(_EXIF_IFD).items() if k not in _EXIF_DROP}
+        if sub:
+            out.get_ifd(_EXIF_IFD).update(sub)
+        gps = src.get_ifd(_GPS_IFD)
+        if gps:
+            out.get_ifd(_GPS_IFD).update(gps)
+        if not (len(out) or sub or gps):
+            return None
+        return out.tobytes()
+    except Exception:  # malformed EXIF is common in the wild: keep the image, not the tags
+        return None
+
+
+def _exif_with_dpi(meta: Metadata) -> bytes | None:
+    """The EXIF block, with the resolution in it (how JPEG and WebP readers find DPI)."""
+    if not meta.dpi:
+        return meta.exif
+    exif = Image.Exif()
+    if meta.exif:
+        exif.load(meta.exif)
+    exif[_X_RES], exif[_Y_RES], exif[_RES_UNIT] = meta.dpi[0], meta.dpi[1], 2
+    return exif.tobytes()
+
+
+def _png_with_dpi(png: bytes, dpi: tuple[float, float]) -> bytes:
+    """Insert a pHYs chunk (pixels per metre) after IHDR: OpenCV's PNG writer has no option
+    for it, and PNG readers take resolution from pHYs, not from EXIF."""
+    body = b"pHYs" + struct.pack(">IIB", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254), 1)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
+def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | None
+           ) -> tuple[bytes, list[str]]:
+    """Encode img (OpenCV channel order) with what the format can keep of meta.
+
+    Returns the bytes and the names of the metadata that the source had and the output
+    lost (for a note)."""
+    meta = meta or Metadata()
+    suffix = suffix.lower()
+    params = list(params)
+    if suffix in (".tif", ".tiff") and meta.dpi:
+        params += [cv2.IMWRITE_TIFF_XDPI, round(meta.dpi[0]), cv2.IMWRITE_TIFF_YDPI,
+                   round(meta.dpi[1]), cv2.IMWRITE_TIFF_RESUNIT, 2]
+    # JPEG and WebP readers find the resolution in the EXIF block
+    dpi_in_exif = suffix in (".jpg", ".jpeg", ".webp")
+    exif = _exif_with_dpi(meta) if dpi_in_exif else meta.exif
+    chunks = [(kind, data) for kind, data in (("EXIF", exif), ("ICC profile", meta.icc)) if data]
+    lost: list[str] = []
+    if chunks and suffix in _OPENCV_METADATA and _HAS_METADATA:
+        kinds = {"EXIF": cv2.IMAGE_METADATA_EXIF, "ICC profile": cv2.IMAGE_METADATA_ICCP}
+        ok, buf = cv2.imencodeWithMetadata(
+            suffix, img, [kinds[k] for k, _ in chunks],
+            [np.frombuffer(d, dtype=np.uint8) for _, d in chunks], params)
+    else:
+        lost = [k for k, d in (("EXIF", meta.exif), ("ICC profile", meta.icc)) if d]
+        if meta.dpi and (dpi_in_exif or suffix == ".bmp"):
+            lost.append("resolution")
+        ok, buf = cv2.imencode(suffix, img, params)
+    if not ok:
+        raise ValueError(f"OpenCV cannot encode {suffix}")
+    data = buf.tobytes()
+    if suffix == ".png" and meta.dpi:
+        data = _png_with_dpi(data, meta.dpi)
+    elif suffix in (".jpg", ".jpeg") and meta.dpi:
+        data = _jfif_with_dpi(data, meta.dpi)
+    return data, lost
+
+
+def _jfif_with_dpi(jpeg: bytes, dpi: tuple[float, float]) -> bytes:
+    """Set the JFIF header's density, which many readers take before the EXIF resolution
+    (OpenCV writes an aspect ratio of 1:1 there, no unit)."""
+    if jpeg[2:4] != b"\xff\xe0" or jpeg[6:11] != b"JFIF\x00":
+        return jpeg
+    x, y = (min(65535, max(1, round(v))) for v in dpi)
+    return jpeg[:13] + struct.pack(">BHH", 1, x, y) + jpeg[18:]

@@ -1,0 +1,121 @@
+"""Outputs keep their source's resolution, descriptive EXIF and RGB colour profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+from typer.testing import CliRunner
+
+from colorize.cli.app import app
+from colorize.core import metadata
+from colorize.core.imageio import encode_picture, read_image
+from tests.helpers import gradient_gray
+
+runner = CliRunner()
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def archive_exif(orientation: int = 1) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010E] = "Harbour, 1931"
+    exif[0x013B] = "A. Person"
+    exif[0x8298] = "(c) The Archive"
+    exif[0x0112] = orientation
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = "1931:05:01 10:00:00"
+    sub[0x927C] = b"vendor maker note"
+    exif.get_ifd(0x8825)[1] = "N"
+    return exif
+
+
+def run_folder(src, dst, tiny_model, *extra):
+    result = runner.invoke(app, ["folder", str(src), "-o", str(dst), "--model", str(tiny_model),
+                                 *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_jpeg_keeps_caption_dates_gps_dpi_and_profile(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    gray = Image.fromarray(gradient_gray(48, 64)).convert("RGB")
+    # turned on reading (orientation 6): the output is upright, so its DPI turns with it
+    gray.save(src / "a.jpg", exif=archive_exif(orientation=6), dpi=(600, 300), icc_profile=SRGB)
+    out = run_folder(src, tmp_path / "out", tiny_model)
+    assert "note" not in out
+    with Image.open(tmp_path / "out" / "a.jpg") as im:
+        assert im.size == (48, 64)  # turned upright
+        exif = im.getexif()
+        assert exif[0x010E] == "Harbour, 1931" and exif[0x013B] == "A. Person"
+        assert exif[0x8298] == "(c) The Archive"
+        assert 0x0112 not in exif  # the pixels are upright now: no orientation to apply
+        sub = exif.get_ifd(0x8769)
+        assert sub[0x9003] == "1931:05:01 10:00:00" and 0x927C not in sub
+        assert exif.get_ifd(0x8825)[1] == "N"
+        # the JFIF header and the EXIF both say it (Pillow's "dpi" reads only one of them)
+        assert im.info["jfif_unit"] == 1 and im.info["jfif_density"] == (300, 600)
+        assert (exif[0x011A], exif[0x011B], exif[0x0128]) == (300, 600, 2)
+        assert im.info["icc_profile"] == SRGB
+        assert not np.allclose(np.asarray(im)[..., 0], np.asarray(im)[..., 2])  # colorized
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_png_keeps_dpi_and_bit_depth(tmp_path, tiny_model, depth):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(40, 56, depth=depth)).save(src / "scan.png", dpi=(1200, 1200))
+    run_folder(src, tmp_path / "out", tiny_model)
+    pic = read_image(tmp_path / "out" / "scan.png")
+    assert pic.depth == depth
+    assert pic.meta.dpi == pytest.approx((1200, 1200), abs=0.01)
+
+
+def test_tiff_keeps_dpi_and_says_what_it_lost(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(40, 56)).save(src / "plain.tif", dpi=(400, 400))
+    Image.fromarray(gradient_gray(40, 56)).save(src / "tagged.tif", dpi=(400, 400),
+                                                tiffinfo={0x010E: "a caption"})
+    out = run_folder(src, tmp_path / "out", tiny_model)
+    for name in ("plain.tif", "tagged.tif"):
+        assert read_image(tmp_path / "out" / name).meta.dpi == pytest.approx((400, 400))
+    assert "tagged.tif: its EXIF could not be written into .tif" in out
+    assert "plain.tif" not in out  # nothing to lose, nothing to say
+
+
+def test_tiff_layout_tags_do_not_travel_into_a_jpeg(tmp_path):
+    path = tmp_path / "scan.tif"
+    Image.fromarray(gradient_gray(40, 56)).save(path, tiffinfo={0x010E: "a caption"})
+    pic = read_image(path)
+    data, lost = encode_picture(pic.pixels[..., None].repeat(3, axis=2), None, 8, ".jpg",
+                                meta=pic.meta)
+    assert lost == []
+    (tmp_path / "out.jpg").write_bytes(data)
+    with Image.open(tmp_path / "out.jpg") as im:
+        exif = im.getexif()
+        assert exif[0x010E] == "a caption"
+        assert not {0x0100, 0x0101, 0x0111, 0x0117, 0x0103} & set(exif)  # sizes, strips
+
+
+def test_gray_profile_is_dropped_and_nothing_to_keep_is_none(tmp_path):
+    gray_profile = SRGB[:16] + b"GRAY" + SRGB[20:]
+    path = tmp_path / "g.jpg"
+    Image.fromarray(gradient_gray(40, 56)).save(path, icc_profile=gray_profile)
+    assert read_image(path).meta.icc is None
+    bare = tmp_path / "bare.png"
+    Image.fromarray(gradient_gray(40, 56)).save(bare)
+    assert not read_image(bare).meta
+
+
+def test_without_opencv_metadata_support_the_loss_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "a.jpg"
+    Image.fromarray(gradient_gray(40, 56)).convert("RGB").save(
+        path, exif=archive_exif(), dpi=(300, 300), icc_profile=SRGB)
+    pic = read_image(path)
+    rgb = np.repeat(pic.pixels[..., :1] if pic.pixels.ndim == 3 else pic.pixels[..., None], 3, 2)
+    monkeypatch.setattr(metadata, "_HAS_METADATA", False)
+    _, lost = encode_picture(rgb, None, 8, ".jpg", meta=pic.meta)
+    assert lost == ["EXIF", "ICC profile", "resolution"]
+    _, lost = encode_picture(rgb, None, 8, ".png", meta=pic.meta)
+    assert lost == ["EXIF", "ICC profile"]  # PNG's resolution is its own pHYs chunk
