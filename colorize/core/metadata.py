@@ -36,8 +36,9 @@ _EXIF_DROP = {0x927C, 0xA005, 0xA002, 0xA003}
 _X_RES, _Y_RES, _RES_UNIT = 0x011A, 0x011B, 0x0128
 _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
-# formats whose OpenCV encoder writes EXIF and ICC chunks (cv2.imencodeWithMetadata, since
-# OpenCV 4.12; not TIFF, whose writer takes only the resolution)
+# formats whose OpenCV encoder writes EXIF and ICC chunks (cv2.imencodeWithMetadata, in
+# recent OpenCV, 5.0 here; not TIFF, whose writer takes only the resolution). Without it
+# the loss is named in a note
 _OPENCV_METADATA = {".jpg", ".jpeg", ".png", ".webp"}
 _HAS_METADATA = hasattr(cv2, "imencodeWithMetadata")
 
