@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
@@ -71,17 +73,66 @@ def test_png_keeps_dpi_and_bit_depth(tmp_path, tiny_model, depth):
     assert pic.meta.dpi == pytest.approx((1200, 1200), abs=0.01)
 
 
-def test_tiff_keeps_dpi_and_says_what_it_lost(tmp_path, tiny_model):
+@pytest.mark.parametrize("depth", [8, 16])
+def test_tiff_keeps_dpi_text_tags_profile_and_depth(tmp_path, tiny_model, depth):
     src = tmp_path / "in"
     src.mkdir()
-    Image.fromarray(gradient_gray(40, 56)).save(src / "plain.tif", dpi=(400, 400))
-    Image.fromarray(gradient_gray(40, 56)).save(src / "tagged.tif", dpi=(400, 400),
-                                                tiffinfo={0x010E: "a caption"})
+    rgb = np.stack([gradient_gray(40, 56, depth=depth)] * 3, axis=-1)
+    if depth == 8:
+        Image.fromarray(rgb).save(src / "scan.tif", dpi=(400, 400), icc_profile=SRGB,
+                                  tiffinfo={0x010E: "a caption", 0x013B: "A. Person",
+                                            0x0131: "ScanSoft 2.1"})
+    else:  # Pillow writes no 16-bit RGB: tifffile, as the output is written
+        import tifffile
+
+        tifffile.imwrite(src / "scan.tif", rgb, photometric="rgb", resolution=(400, 400),
+                         resolutionunit="INCH", description="a caption", iccprofile=SRGB,
+                         extratags=[(0x013B, "s", 0, "A. Person", True)], metadata=None)
     out = run_folder(src, tmp_path / "out", tiny_model)
-    for name in ("plain.tif", "tagged.tif"):
-        assert read_image(tmp_path / "out" / name).meta.dpi == pytest.approx((400, 400))
-    assert "tagged.tif: its EXIF could not be written into .tif" in out
-    assert "plain.tif" not in out  # nothing to lose, nothing to say
+    assert "note" not in out
+    pic = read_image(tmp_path / "out" / "scan.tif")
+    assert pic.depth == depth and pic.pixels.ndim == 3
+    assert pic.meta.dpi == pytest.approx((400, 400)) and pic.meta.icc == SRGB
+    assert pic.meta.ifd0[0x010E] == "a caption" and pic.meta.ifd0[0x013B] == "A. Person"
+    if depth == 8:
+        assert pic.meta.ifd0[0x0131] == "ScanSoft 2.1"
+
+
+def test_rgba_tiff_keeps_dpi_and_names_what_it_lost(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    rgba = np.dstack([np.stack([gradient_gray(40, 56)] * 3, axis=-1),
+                      np.full((40, 56), 200, np.uint8)])
+    Image.fromarray(rgba).save(src / "cut.tif", dpi=(400, 400), tiffinfo={0x010E: "a caption"})
+    Image.fromarray(rgba).save(src / "plain.tif", dpi=(400, 400))
+    out = run_folder(src, tmp_path / "out", tiny_model)
+    for name in ("cut.tif", "plain.tif"):
+        pic = read_image(tmp_path / "out" / name)
+        assert pic.meta.dpi == pytest.approx((400, 400)) and pic.alpha is not None
+    assert "cut.tif: its EXIF could not be written into .tif" in out
+    assert "plain.tif: its" not in out  # nothing to lose, nothing to say
+
+
+def test_text_beyond_ascii_comes_out_as_it_went_in(tmp_path, tiny_model):
+    """Pillow reads EXIF text as Latin-1 and writes non-ASCII back as "?"."""
+    caption = "Hafen, Köln 1931".encode()
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(40, 56)).convert("RGB").save(
+        src / "a.jpg", exif=_exif_with_caption(caption))
+    Image.fromarray(gradient_gray(40, 56)).save(src / "b.tif", tiffinfo={0x010E: caption})
+    run_folder(src, tmp_path / "out", tiny_model)
+    for name in ("a.jpg", "b.tif"):
+        data = (tmp_path / "out" / name).read_bytes()
+        assert caption in data and b"K??ln" not in data
+
+
+def _exif_with_caption(text: bytes) -> bytes:
+    """An EXIF block holding ImageDescription as these bytes (Pillow's writer would turn
+    anything beyond ASCII into "?")."""
+    value = text + b"\0"
+    entry = struct.pack(">HHII", 0x010E, 2, len(value), 8 + 2 + 12 + 4)
+    return b"Exif\0\0MM\0*" + struct.pack(">IH", 8, 1) + entry + struct.pack(">I", 0) + value
 
 
 def test_tiff_layout_tags_do_not_travel_into_a_jpeg(tmp_path):

@@ -6,13 +6,17 @@ colorized copy that drops them prints at the wrong size and loses its descriptio
 kept: the EXIF thumbnail (it shows the gray original), maker notes (their offsets break when
 moved), the orientation (the pixels are turned upright on reading) and a gray ICC profile
 (it cannot describe an RGB image; the output is then untagged, which viewers take as sRGB).
+
+Text tags are carried as the bytes the source holds: Pillow decodes EXIF text as Latin-1
+and would write anything beyond ASCII back as "?", which turned a UTF-8 "Köln" into "K??ln".
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -37,20 +41,28 @@ _X_RES, _Y_RES, _RES_UNIT = 0x011A, 0x011B, 0x0128
 _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
 # formats whose OpenCV encoder writes EXIF and ICC chunks (cv2.imencodeWithMetadata, in
-# recent OpenCV, 5.0 here; not TIFF, whose writer takes only the resolution). Without it
-# the loss is named in a note
+# recent OpenCV, 5.0 here). Without it the loss is named in a note. TIFF goes through
+# tifffile, which writes the tags as TIFF tags (OpenCV's TIFF writer takes only the DPI)
 _OPENCV_METADATA = {".jpg", ".jpeg", ".png", ".webp"}
 _HAS_METADATA = hasattr(cv2, "imencodeWithMetadata")
+_TIFF = {".tif", ".tiff"}
 
 
 @dataclass(frozen=True)
 class Metadata:
     dpi: tuple[float, float] | None = None
-    exif: bytes | None = None  # EXIF block ("Exif\0\0" + TIFF structure), descriptive tags
+    # descriptive EXIF, text as raw bytes: IFD0's tags, the Exif sub-IFD's, the GPS IFD's
+    ifd0: dict[int, object] = field(default_factory=dict)
+    exif_ifd: dict[int, object] = field(default_factory=dict)
+    gps_ifd: dict[int, object] = field(default_factory=dict)
     icc: bytes | None = None  # an RGB ICC profile
 
+    @property
+    def has_exif(self) -> bool:
+        return bool(self.ifd0 or self.exif_ifd or self.gps_ifd)
+
     def __bool__(self) -> bool:
-        return bool(self.dpi or self.exif or self.icc)
+        return bool(self.dpi or self.has_exif or self.icc)
 
 
 def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
@@ -67,37 +79,41 @@ def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
     icc = im.info.get("icc_profile") or None
     if icc is not None and icc[16:20] != b"RGB ":
         icc = None
-    return Metadata(dpi=dpi, exif=_descriptive_exif(im), icc=icc)
-
-
-def _descriptive_exif(im: Image.Image) -> bytes | None:
     try:
         src = im.getexif()
-        out = Image.Exif()
-        for tag in _DESCRIPTIVE:
-            if tag in src and src[tag] not in (None, "", b""):
-                out[tag] = src[tag]
-        sub = {k: v for k, v in src.get_ifd(_EXIF_IFD).items() if k not in _EXIF_DROP}
-        if sub:
-            out.get_ifd(_EXIF_IFD).update(sub)
-        gps = src.get_ifd(_GPS_IFD)
-        if gps:
-            out.get_ifd(_GPS_IFD).update(gps)
-        if not (len(out) or sub or gps):
-            return None
-        return out.tobytes()
+        ifd0 = {t: _raw(src[t]) for t in _DESCRIPTIVE if src.get(t) not in (None, "", b"")}
+        exif_ifd = {t: _raw(v) for t, v in src.get_ifd(_EXIF_IFD).items()
+                    if t not in _EXIF_DROP}
+        gps_ifd = {t: _raw(v) for t, v in src.get_ifd(_GPS_IFD).items()}
     except Exception:  # malformed EXIF is common in the wild: keep the image, not the tags
+        ifd0, exif_ifd, gps_ifd = {}, {}, {}
+    return Metadata(dpi=dpi, ifd0=ifd0, exif_ifd=exif_ifd, gps_ifd=gps_ifd, icc=icc)
+
+
+def _raw(value: object) -> object:
+    """Text back to the bytes it was read from (Pillow decodes EXIF text as Latin-1)."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8")
+    return value
+
+
+def _exif_bytes(meta: Metadata, with_dpi: bool) -> bytes | None:
+    """The EXIF block ("Exif\\0\\0" + TIFF structure); with_dpi also puts the resolution
+    there (where JPEG and WebP readers find it)."""
+    if not (meta.has_exif or (with_dpi and meta.dpi)):
         return None
-
-
-def _exif_with_dpi(meta: Metadata) -> bytes | None:
-    """The EXIF block, with the resolution in it (how JPEG and WebP readers find DPI)."""
-    if not meta.dpi:
-        return meta.exif
     exif = Image.Exif()
-    if meta.exif:
-        exif.load(meta.exif)
-    exif[_X_RES], exif[_Y_RES], exif[_RES_UNIT] = meta.dpi[0], meta.dpi[1], 2
+    for tag, value in meta.ifd0.items():
+        exif[tag] = value
+    if with_dpi and meta.dpi:
+        exif[_X_RES], exif[_Y_RES], exif[_RES_UNIT] = meta.dpi[0], meta.dpi[1], 2
+    if meta.exif_ifd:
+        exif.get_ifd(_EXIF_IFD).update(meta.exif_ifd)
+    if meta.gps_ifd:
+        exif.get_ifd(_GPS_IFD).update(meta.gps_ifd)
     return exif.tobytes()
 
 
@@ -118,13 +134,15 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
     lost (for a note)."""
     meta = meta or Metadata()
     suffix = suffix.lower()
+    if suffix in _TIFF and (img.ndim == 2 or img.shape[2] == 3):
+        return _tiff(img, meta)
     params = list(params)
-    if suffix in (".tif", ".tiff") and meta.dpi:
+    if suffix in _TIFF and meta.dpi:
         params += [cv2.IMWRITE_TIFF_XDPI, round(meta.dpi[0]), cv2.IMWRITE_TIFF_YDPI,
                    round(meta.dpi[1]), cv2.IMWRITE_TIFF_RESUNIT, 2]
     # JPEG and WebP readers find the resolution in the EXIF block
     dpi_in_exif = suffix in (".jpg", ".jpeg", ".webp")
-    exif = _exif_with_dpi(meta) if dpi_in_exif else meta.exif
+    exif = _exif_bytes(meta, with_dpi=dpi_in_exif)
     chunks = [(kind, data) for kind, data in (("EXIF", exif), ("ICC profile", meta.icc)) if data]
     lost: list[str] = []
     if chunks and suffix in _OPENCV_METADATA and _HAS_METADATA:
@@ -133,7 +151,7 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
             suffix, img, [kinds[k] for k, _ in chunks],
             [np.frombuffer(d, dtype=np.uint8) for _, d in chunks], params)
     else:
-        lost = [k for k, d in (("EXIF", meta.exif), ("ICC profile", meta.icc)) if d]
+        lost = [k for k, had in (("EXIF", meta.has_exif), ("ICC profile", meta.icc)) if had]
         if meta.dpi and (dpi_in_exif or suffix == ".bmp"):
             lost.append("resolution")
         ok, buf = cv2.imencode(suffix, img, params)
@@ -145,6 +163,39 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
     elif suffix in (".jpg", ".jpeg") and meta.dpi:
         data = _jfif_with_dpi(data, meta.dpi)
     return data, lost
+
+
+# IFD0 tags tifffile writes through its own arguments; the others go in as extra tags
+_TIFF_ARGS = {0x010E: "description"}
+
+
+def _tiff(img: np.ndarray, meta: Metadata) -> tuple[bytes, list[str]]:
+    """A gray or RGB TIFF (Deflate with a horizontal predictor, as small as OpenCV's LZW
+    and about as fast) with the resolution, the IFD0 text tags and the colour profile.
+    (RGBA stays with OpenCV: its TIFF reader premultiplies an alpha marked unassociated,
+    which is what tifffile writes, so the file would not read back the same.)"""
+    import tifffile
+
+    kwargs: dict = {"software": False, "metadata": None}  # no tifffile name or JSON
+    extratags = []
+    for tag, value in meta.ifd0.items():
+        text = value if isinstance(value, bytes) else str(value).encode("ascii", "replace")
+        if tag in _TIFF_ARGS:
+            kwargs[_TIFF_ARGS[tag]] = text
+        else:
+            extratags.append((tag, "s", 0, text, True))
+    if meta.dpi:
+        kwargs.update(resolution=meta.dpi, resolutionunit="INCH")
+    if meta.icc and img.ndim == 3:
+        kwargs["iccprofile"] = meta.icc
+    buf = io.BytesIO()
+    tifffile.imwrite(
+        buf, img[..., ::-1] if img.ndim == 3 else img,
+        photometric="rgb" if img.ndim == 3 else "minisblack",
+        compression="zlib", compressionargs={"level": 3}, predictor=True, rowsperstrip=64,
+        maxworkers=1, extratags=extratags, **kwargs)
+    lost = ["Exif dates and GPS"] if meta.exif_ifd or meta.gps_ifd else []
+    return buf.getvalue(), lost
 
 
 def _jfif_with_dpi(jpeg: bytes, dpi: tuple[float, float]) -> bytes:
