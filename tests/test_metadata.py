@@ -170,3 +170,33 @@ def test_without_opencv_metadata_support_the_loss_is_named(tmp_path, monkeypatch
     assert lost == ["EXIF", "ICC profile", "resolution"]
     _, lost = encode_picture(rgb, None, 8, ".png", meta=pic.meta)
     assert lost == ["EXIF", "ICC profile"]  # PNG's resolution is its own pHYs chunk
+
+
+XMP = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+       '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+       'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+       'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+       'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6">'
+       '<dc:description>Hafen, Köln 1931</dc:description></rdf:Description></rdf:RDF>'
+       '</x:xmpmeta><?xpacket end="w"?>').encode()
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "tif"])
+def test_xmp_travels_into_every_format_with_its_orientation_reset(tmp_path, tiny_model, fmt):
+    src = tmp_path / "in"
+    src.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(gradient_gray(40, 56)).convert("RGB").save(src / "a.jpg", exif=exif,
+                                                               xmp=XMP)
+    out = run_folder(src, tmp_path / "out", tiny_model, "--format", fmt)
+    assert "note" not in out
+    path = tmp_path / "out" / f"a.{fmt}"
+    with Image.open(path) as im:
+        assert im.size == (40, 56)  # turned upright
+        xmp = im.info.get("xmp") or (im.tag_v2.get(700) if fmt == "tif" else None)
+    if fmt == "png":  # UTF-8 iTXt, which Pillow hands back as text
+        xmp = path.read_bytes()
+        assert b"iTXtXML:com.adobe.xmp\0\0\0\0\0" in xmp
+    assert "Hafen, Köln 1931".encode() in xmp
+    assert b'tiff:Orientation="1"' in xmp and b'tiff:Orientation="6"' not in xmp

@@ -14,6 +14,7 @@ and would write anything beyond ASCII back as "?", which turned a UTF-8 "Köln" 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -56,13 +57,14 @@ class Metadata:
     exif_ifd: dict[int, object] = field(default_factory=dict)
     gps_ifd: dict[int, object] = field(default_factory=dict)
     icc: bytes | None = None  # an RGB ICC profile
+    xmp: bytes | None = None  # the XMP packet (where DAM software keeps captions, keywords)
 
     @property
     def has_exif(self) -> bool:
         return bool(self.ifd0 or self.exif_ifd or self.gps_ifd)
 
     def __bool__(self) -> bool:
-        return bool(self.dpi or self.has_exif or self.icc)
+        return bool(self.dpi or self.has_exif or self.icc or self.xmp)
 
 
 def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
@@ -87,7 +89,29 @@ def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
         gps_ifd = {t: _raw(v) for t, v in src.get_ifd(_GPS_IFD).items()}
     except Exception:  # malformed EXIF is common in the wild: keep the image, not the tags
         ifd0, exif_ifd, gps_ifd = {}, {}, {}
-    return Metadata(dpi=dpi, ifd0=ifd0, exif_ifd=exif_ifd, gps_ifd=gps_ifd, icc=icc)
+    return Metadata(dpi=dpi, ifd0=ifd0, exif_ifd=exif_ifd, gps_ifd=gps_ifd, icc=icc,
+                    xmp=_read_xmp(im, orientation))
+
+
+_XMP_ORIENTATION = (re.compile(rb'(tiff:Orientation=")\d(")'),
+                    re.compile(rb"(<tiff:Orientation>)\d(</tiff:Orientation>)"))
+
+
+def _read_xmp(im: Image.Image, orientation: int) -> bytes | None:
+    """The raw XMP packet: JPEG, WebP and (newer Pillow) TIFF put it in info["xmp"], PNG
+    under its iTXt keyword, TIFF in tag 700. Its orientation is set to 1 where the pixels
+    were turned, or a viewer that reads it would turn them again."""
+    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if not xmp and hasattr(im, "tag_v2"):
+        xmp = im.tag_v2.get(700)
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if not isinstance(xmp, bytes) or not xmp.strip(b"\0 \n"):
+        return None
+    if orientation != 1:
+        for pattern in _XMP_ORIENTATION:
+            xmp = pattern.sub(rb"\g<1>1\g<2>", xmp)
+    return xmp
 
 
 def _raw(value: object) -> object:
@@ -117,13 +141,23 @@ def _exif_bytes(meta: Metadata, with_dpi: bool) -> bytes | None:
     return exif.tobytes()
 
 
-def _png_with_dpi(png: bytes, dpi: tuple[float, float]) -> bytes:
-    """Insert a pHYs chunk (pixels per metre) after IHDR: OpenCV's PNG writer has no option
-    for it, and PNG readers take resolution from pHYs, not from EXIF."""
-    body = b"pHYs" + struct.pack(">IIB", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254), 1)
-    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_with(png: bytes, dpi: tuple[float, float] | None, xmp: bytes | None) -> bytes:
+    """Insert pHYs (pixels per metre) and an iTXt XMP packet after IHDR. OpenCV's PNG writer
+    has no option for the resolution, and writes XMP as Latin-1 tEXt, where the PNG
+    specification asks for UTF-8 iTXt (a UTF-8 caption read back as mojibake)."""
+    chunks = b""
+    if dpi:
+        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", round(dpi[0] / 0.0254),
+                                                  round(dpi[1] / 0.0254), 1))
+    if xmp:
+        # keyword, no compression, empty language tag and translated keyword, the text
+        chunks += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp)
     ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
-    return png[:ihdr_end] + chunk + png[ihdr_end:]
+    return png[:ihdr_end] + chunks + png[ihdr_end:]
 
 
 def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | None
@@ -143,26 +177,38 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
     # JPEG and WebP readers find the resolution in the EXIF block
     dpi_in_exif = suffix in (".jpg", ".jpeg", ".webp")
     exif = _exif_bytes(meta, with_dpi=dpi_in_exif)
-    chunks = [(kind, data) for kind, data in (("EXIF", exif), ("ICC profile", meta.icc)) if data]
+    xmp = None  # PNG's goes in by hand (below)
+    if meta.xmp and suffix in (".jpg", ".jpeg"):
+        xmp = _XMP_JPEG_HEADER + meta.xmp
+    elif meta.xmp and suffix == ".webp":
+        xmp = meta.xmp
+    chunks = [(kind, data) for kind, data in
+              (("EXIF", exif), ("ICC profile", meta.icc), ("XMP", xmp)) if data]
     lost: list[str] = []
     if chunks and suffix in _OPENCV_METADATA and _HAS_METADATA:
-        kinds = {"EXIF": cv2.IMAGE_METADATA_EXIF, "ICC profile": cv2.IMAGE_METADATA_ICCP}
+        kinds = {"EXIF": cv2.IMAGE_METADATA_EXIF, "ICC profile": cv2.IMAGE_METADATA_ICCP,
+                 "XMP": getattr(cv2, "IMAGE_METADATA_XMP", None)}
         ok, buf = cv2.imencodeWithMetadata(
             suffix, img, [kinds[k] for k, _ in chunks],
             [np.frombuffer(d, dtype=np.uint8) for _, d in chunks], params)
     else:
-        lost = [k for k, had in (("EXIF", meta.has_exif), ("ICC profile", meta.icc)) if had]
+        lost = [k for k, had in (("EXIF", meta.has_exif), ("ICC profile", meta.icc),
+                                 ("XMP", meta.xmp and suffix != ".png")) if had]
         if meta.dpi and (dpi_in_exif or suffix == ".bmp"):
             lost.append("resolution")
         ok, buf = cv2.imencode(suffix, img, params)
     if not ok:
         raise ValueError(f"OpenCV cannot encode {suffix}")
     data = buf.tobytes()
-    if suffix == ".png" and meta.dpi:
-        data = _png_with_dpi(data, meta.dpi)
+    if suffix == ".png" and (meta.dpi or meta.xmp):
+        data = _png_with(data, meta.dpi, meta.xmp)
     elif suffix in (".jpg", ".jpeg") and meta.dpi:
         data = _jfif_with_dpi(data, meta.dpi)
     return data, lost
+
+
+# an XMP packet's APP1 segment starts with this namespace (OpenCV writes what it is given)
+_XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
 
 
 # IFD0 tags tifffile writes through its own arguments; the others go in as extra tags
@@ -188,6 +234,8 @@ def _tiff(img: np.ndarray, meta: Metadata) -> tuple[bytes, list[str]]:
         kwargs.update(resolution=meta.dpi, resolutionunit="INCH")
     if meta.icc and img.ndim == 3:
         kwargs["iccprofile"] = meta.icc
+    if meta.xmp:
+        extratags.append((700, "B", len(meta.xmp), meta.xmp, True))  # XMLPacket
     buf = io.BytesIO()
     tifffile.imwrite(
         buf, img[..., ::-1] if img.ndim == 3 else img,
