@@ -62,6 +62,25 @@ def test_jpeg_keeps_caption_dates_gps_dpi_and_profile(tmp_path, tiny_model):
         assert not np.allclose(np.asarray(im)[..., 0], np.asarray(im)[..., 2])  # colorized
 
 
+def test_bmp_and_webp_keep_dpi(tmp_path, tiny_model):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(40, 56)).save(src / "scan.bmp", dpi=(300, 300))
+    Image.fromarray(gradient_gray(40, 56)).convert("RGB").save(src / "photo.jpg", dpi=(200, 200))
+    out = run_folder(src, tmp_path / "out", tiny_model)
+    assert "note" not in out
+    assert read_image(tmp_path / "out" / "scan.bmp").meta.dpi == pytest.approx((300, 300), 0.01)
+    webp = tmp_path / "photo.webp"
+    result = runner.invoke(app, ["image", str(src / "photo.jpg"), "-o", str(webp), "--model",
+                                 str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    meta = read_image(webp).meta  # read back from the EXIF, where WebP keeps it
+    assert meta.dpi == pytest.approx((200, 200)) and meta.ifd0 == {}
+    with Image.open(webp) as im:
+        exif = im.getexif()
+        assert (exif[0x011A], exif[0x011B], exif[0x0128]) == (200, 200, 2)
+
+
 @pytest.mark.parametrize("depth", [8, 16])
 def test_png_keeps_dpi_and_bit_depth(tmp_path, tiny_model, depth):
     src = tmp_path / "in"

@@ -1,11 +1,13 @@
 """What an output image keeps of its source's metadata: resolution (DPI), the descriptive
-EXIF (caption, author, copyright, dates, GPS) and an RGB colour profile.
+EXIF (caption, author, copyright, dates, GPS), the XMP packet and an RGB colour profile.
 
 Scans carry their scanning resolution, and archive photos their captions and dates; a
-colorized copy that drops them prints at the wrong size and loses its description. Not
-kept: the EXIF thumbnail (it shows the gray original), maker notes (their offsets break when
-moved), the orientation (the pixels are turned upright on reading) and a gray ICC profile
-(it cannot describe an RGB image; the output is then untagged, which viewers take as sRGB).
+colorized copy that drops them prints at the wrong size and loses its description. The
+resolution goes wherever the format keeps it (JFIF and EXIF, pHYs, TIFF tags, the BMP info
+header, WebP's EXIF). Not kept: the EXIF thumbnail (it shows the gray original), maker notes
+(their offsets break when moved), the orientation (the pixels are turned upright on reading)
+and a gray ICC profile (it cannot describe an RGB image; the output is then untagged, which
+viewers take as sRGB).
 
 Text tags are carried as the bytes the source holds: Pillow decodes EXIF text as Latin-1
 and would write anything beyond ASCII back as "?", which turned a UTF-8 "Köln" into "K??ln".
@@ -69,13 +71,7 @@ class Metadata:
 
 def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
     """What of an open Pillow image's metadata an output should keep."""
-    dpi = None
-    raw = im.info.get("dpi")
-    try:
-        if raw and float(raw[0]) > 1 and float(raw[1]) > 1:
-            dpi = (float(raw[0]), float(raw[1]))
-    except (TypeError, ValueError, IndexError):
-        dpi = None
+    dpi = _dpi(im)
     if dpi and orientation in _TURNED:
         dpi = (dpi[1], dpi[0])
     icc = im.info.get("icc_profile") or None
@@ -112,6 +108,23 @@ def _read_xmp(im: Image.Image, orientation: int) -> bytes | None:
         for pattern in _XMP_ORIENTATION:
             xmp = pattern.sub(rb"\g<1>1\g<2>", xmp)
     return xmp
+
+
+def _dpi(im: Image.Image) -> tuple[float, float] | None:
+    """Pillow's reading of the resolution, else the EXIF one (Pillow's WebP reader and a
+    JPEG whose JFIF header gives only an aspect ratio leave it there)."""
+    raw = im.info.get("dpi")
+    try:
+        if not raw:
+            exif = im.getexif()
+            unit = {2: 1.0, 3: 2.54}.get(int(exif.get(_RES_UNIT, 2)))
+            if unit and _X_RES in exif and _Y_RES in exif:
+                raw = (float(exif[_X_RES]) * unit, float(exif[_Y_RES]) * unit)
+        if raw and float(raw[0]) > 1 and float(raw[1]) > 1:
+            return float(raw[0]), float(raw[1])
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        pass
+    return None
 
 
 def _raw(value: object) -> object:
@@ -194,7 +207,7 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
     else:
         lost = [k for k, had in (("EXIF", meta.has_exif), ("ICC profile", meta.icc),
                                  ("XMP", meta.xmp and suffix != ".png")) if had]
-        if meta.dpi and (dpi_in_exif or suffix == ".bmp"):
+        if meta.dpi and dpi_in_exif:
             lost.append("resolution")
         ok, buf = cv2.imencode(suffix, img, params)
     if not ok:
@@ -204,7 +217,17 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
         data = _png_with(data, meta.dpi, meta.xmp)
     elif suffix in (".jpg", ".jpeg") and meta.dpi:
         data = _jfif_with_dpi(data, meta.dpi)
+    elif suffix == ".bmp" and meta.dpi:
+        data = _bmp_with_dpi(data, meta.dpi)
     return data, lost
+
+
+def _bmp_with_dpi(bmp: bytes, dpi: tuple[float, float]) -> bytes:
+    """Fill the info header's pixels per metre (OpenCV writes 0)."""
+    if bmp[:2] != b"BM" or struct.unpack("<I", bmp[14:18])[0] < 40:
+        return bmp
+    ppm = struct.pack("<ii", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254))
+    return bmp[:38] + ppm + bmp[46:]
 
 
 # an XMP packet's APP1 segment starts with this namespace (OpenCV writes what it is given)
