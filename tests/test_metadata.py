@@ -219,3 +219,19 @@ def test_xmp_travels_into_every_format_with_its_orientation_reset(tmp_path, tiny
         assert b"iTXtXML:com.adobe.xmp\0\0\0\0\0" in xmp
     assert "Hafen, Köln 1931".encode() in xmp
     assert b'tiff:Orientation="1"' in xmp and b'tiff:Orientation="6"' not in xmp
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_exif_chunks_hold_the_tiff_structure_alone(tmp_path, tiny_model, fmt):
+    """PNG's eXIf and WebP's EXIF chunk start at the byte-order mark; libpng calls an
+    eXIf chunk that starts with JPEG's "Exif\\0\\0" invalid."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(40, 56)).convert("RGB").save(src / "a.jpg",
+                                                               exif=archive_exif())
+    run_folder(src, tmp_path / "out", tiny_model, "--format", fmt)
+    data = (tmp_path / "out" / f"a.{fmt}").read_bytes()
+    tag = b"eXIf" if fmt == "png" else b"EXIF"
+    start = data.index(tag) + 4 + (0 if fmt == "png" else 4)  # WebP: then a 4-byte size
+    assert data[start:start + 2] in (b"MM", b"II")
+    assert read_image(tmp_path / "out" / f"a.{fmt}").meta.ifd0[0x010E] == "Harbour, 1931"

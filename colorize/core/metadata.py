@@ -40,6 +40,9 @@ _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 # Exif sub-IFD tags left out: maker note, interoperability pointer, pixel dimensions (the
 # pixels may have been turned), and the sub-IFD's own offsets
 _EXIF_DROP = {0x927C, 0xA005, 0xA002, 0xA003}
+# Exif sub-IFD tags that say nothing about the picture (versions, colour space, component
+# order): not worth a note where a format cannot keep the sub-IFD
+_EXIF_BOILERPLATE = {0x9000, 0xA000, 0xA001, 0x9101}
 _X_RES, _Y_RES, _RES_UNIT = 0x011A, 0x011B, 0x0128
 _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
@@ -190,6 +193,10 @@ def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | Non
     # JPEG and WebP readers find the resolution in the EXIF block
     dpi_in_exif = suffix in (".jpg", ".jpeg", ".webp")
     exif = _exif_bytes(meta, with_dpi=dpi_in_exif)
+    if exif and suffix in (".png", ".webp"):
+        # their EXIF chunks hold the TIFF structure alone; OpenCV writes what it is given,
+        # and libpng calls a PNG eXIf chunk that starts with "Exif\0\0" invalid
+        exif = exif.removeprefix(b"Exif\0\0")
     xmp = None  # PNG's goes in by hand (below)
     if meta.xmp and suffix in (".jpg", ".jpeg"):
         xmp = _XMP_JPEG_HEADER + meta.xmp
@@ -265,7 +272,8 @@ def _tiff(img: np.ndarray, meta: Metadata) -> tuple[bytes, list[str]]:
         photometric="rgb" if img.ndim == 3 else "minisblack",
         compression="zlib", compressionargs={"level": 3}, predictor=True, rowsperstrip=64,
         maxworkers=1, extratags=extratags, **kwargs)
-    lost = ["Exif dates and GPS"] if meta.exif_ifd or meta.gps_ifd else []
+    said = set(meta.exif_ifd) - _EXIF_BOILERPLATE
+    lost = ["Exif dates and GPS"] if said or meta.gps_ifd else []
     return buf.getvalue(), lost
 
 
