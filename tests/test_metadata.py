@@ -195,13 +195,15 @@ XMP = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-       'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6">'
+       'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6" '
+       'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:ColorMode="1" '
+       'photoshop:ICCProfile="Gray Gamma 2.2">'
        '<dc:description>Hafen, Köln 1931</dc:description></rdf:Description></rdf:RDF>'
        '</x:xmpmeta><?xpacket end="w"?>').encode()
 
 
 @pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "tif"])
-def test_xmp_travels_into_every_format_with_its_orientation_reset(tmp_path, tiny_model, fmt):
+def test_xmp_travels_into_every_format_and_says_what_the_pixels_are_now(tmp_path, tiny_model, fmt):
     src = tmp_path / "in"
     src.mkdir()
     exif = Image.Exif()
@@ -219,6 +221,8 @@ def test_xmp_travels_into_every_format_with_its_orientation_reset(tmp_path, tiny
         assert b"iTXtXML:com.adobe.xmp\0\0\0\0\0" in xmp
     assert "Hafen, Köln 1931".encode() in xmp
     assert b'tiff:Orientation="1"' in xmp and b'tiff:Orientation="6"' not in xmp
+    # RGB now (Photoshop's mode 3), and the gray profile it named is not in the output
+    assert b'photoshop:ColorMode="3"' in xmp and b"Gray Gamma" not in xmp
 
 
 @pytest.mark.parametrize("fmt", ["png", "webp"])

@@ -89,17 +89,39 @@ def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
     except Exception:  # malformed EXIF is common in the wild: keep the image, not the tags
         ifd0, exif_ifd, gps_ifd = {}, {}, {}
     return Metadata(dpi=dpi, ifd0=ifd0, exif_ifd=exif_ifd, gps_ifd=gps_ifd, icc=icc,
-                    xmp=_read_xmp(im, orientation))
+                    xmp=_read_xmp(im, keeps_profile=icc is not None))
 
 
-_XMP_ORIENTATION = (re.compile(rb'(tiff:Orientation=")\d(")'),
-                    re.compile(rb"(<tiff:Orientation>)\d(</tiff:Orientation>)"))
+def _xmp_property(name: bytes) -> re.Pattern[bytes]:
+    """A simple XMP property in either form: name="v" or <name>v</name>."""
+    n = re.escape(name)
+    return re.compile(rb'(\s' + n + rb'=")[^"]*(")|(<' + n + rb'>)[^<]*(</' + n + rb'>)')
 
 
-def _read_xmp(im: Image.Image, orientation: int) -> bytes | None:
+# what the XMP says of the pixels that the output changed: they are upright (orientation 1)
+# and RGB (Photoshop's colour mode 3, TIFF's photometric 2, three samples)
+_XMP_NOW = [(_xmp_property(name), value) for name, value in (
+    (b"tiff:Orientation", b"1"), (b"photoshop:ColorMode", b"3"),
+    (b"tiff:PhotometricInterpretation", b"2"), (b"tiff:SamplesPerPixel", b"3"))]
+_XMP_PROFILE = _xmp_property(b"photoshop:ICCProfile")
+
+
+def _set_property(xmp: bytes, pattern: re.Pattern[bytes], value: bytes | None) -> bytes:
+    def put(m: re.Match[bytes]) -> bytes:
+        if value is None:
+            return b""
+        if m.group(1) is not None:
+            return m.group(1) + value + m.group(2)
+        return m.group(3) + value + m.group(4)
+
+    return pattern.sub(put, xmp)
+
+
+def _read_xmp(im: Image.Image, keeps_profile: bool) -> bytes | None:
     """The raw XMP packet: JPEG, WebP and (newer Pillow) TIFF put it in info["xmp"], PNG
-    under its iTXt keyword, TIFF in tag 700. Its orientation is set to 1 where the pixels
-    were turned, or a viewer that reads it would turn them again."""
+    under its iTXt keyword, TIFF in tag 700. What it says of the pixels is brought up to
+    date (a viewer that read the old orientation would turn them again), and the name of a
+    colour profile that is not kept (a gray one) is taken out."""
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if not xmp and hasattr(im, "tag_v2"):
         xmp = im.tag_v2.get(700)
@@ -107,9 +129,10 @@ def _read_xmp(im: Image.Image, orientation: int) -> bytes | None:
         xmp = xmp.encode("utf-8")
     if not isinstance(xmp, bytes) or not xmp.strip(b"\0 \n"):
         return None
-    if orientation != 1:
-        for pattern in _XMP_ORIENTATION:
-            xmp = pattern.sub(rb"\g<1>1\g<2>", xmp)
+    for pattern, value in _XMP_NOW:
+        xmp = _set_property(xmp, pattern, value)
+    if not keeps_profile:
+        xmp = _set_property(xmp, _XMP_PROFILE, None)
     return xmp
 
 
