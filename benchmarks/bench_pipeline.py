@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -204,12 +205,16 @@ def main() -> None:
     ap.add_argument("--skip-folder", action="store_true")
     ap.add_argument("--skip-video", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (default) | cuda | tensorrt: on a GPU the bound of the video run "
+                         "is max(model, transcode), reported as gpu_bound_ratio")
     args = ap.parse_args()
-    col = Colorizer(args.model, device="cpu")
+    col = Colorizer(args.model, device=args.device)
     # as `colorize video` and `colorize folder` do: no busy-waiting ORT threads beside
     # decoding, encoding, smoothing and the other image's full-resolution steps
-    col_v = Colorizer(args.model, device="cpu", spinning=False)
-    res: dict = {"model": col.meta.name}
+    col_v = Colorizer(args.model, device=args.device, spinning=False)
+    res: dict = {"model": col.meta.name, "device": args.device, "provider": col_v.active_provider,
+                 "cpu_count": os.cpu_count()}
     tmp = Path(tempfile.mkdtemp())
     try:
         photos = sorted(args.photos.glob("*.jpg"))[: args.count]
@@ -273,6 +278,8 @@ def main() -> None:
                   f"{med['overhead_ratio']:.2f} ({med['overhead_ratio_source_types']:.2f} "
                   "against a transcode that keeps the source's frame types)")
             print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+            print(f"e2e / max(model, transcode) = {res['video']['gpu_bound_ratio']:.2f} "
+                  "(the bound where the model runs beside the CPU work, on a GPU)")
 
         if not args.skip_memory:
             big = tmp / "scan24mp.png"
