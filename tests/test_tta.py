@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -119,8 +120,19 @@ def test_defaults_flip_for_folder_and_image_off_for_video(tmp_path, tiny_model):
         r = runner.invoke(app, ["video", str(clip), "-o", str(out), "--model", str(tiny_model),
                                 "--smooth", "none", *extra])
         assert r.exit_code == 0, r.output
-        frames[label] = out.read_bytes()
-    assert frames["default"] == frames["off"] and frames["default"] != frames["flip"]
+        frames[label] = _decoded(out)
+    # compared decoded, not byte for byte: libx264's AVX-512 kernels do not give the same
+    # bytes for the same frames on every run here (a code value or two either way)
+    same = np.abs(frames["default"] - frames["off"])
+    other = np.abs(frames["default"] - frames["flip"])
+    assert same.max() <= 4 and other.max() >= 20
+
+
+def _decoded(path):
+    with av.open(str(path)) as c:
+        return np.stack([np.concatenate([np.frombuffer(p, np.uint8)[: p.width * p.height]
+                                         for p in f.planes]).astype(np.int16)
+                         for f in c.decode(video=0)])
 
 
 def test_eval_scores_the_tta_it_was_given(tmp_path, tiny_model):
