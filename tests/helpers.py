@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,56 @@ def probe(path: Path) -> dict:
         info["audio_codecs"] = [s.codec_context.codec.canonical_name for s in c.streams.audio]
         info["subtitles"] = len(c.streams.subtitles)
     return info
+
+
+def icc_profile(space: str, curves: list[bytes], colorants: list[tuple] | None = None,
+                name: str = "test profile") -> bytes:
+    """A minimal ICC v2 display profile: 'GRAY' with one tone curve, or 'RGB ' with three
+    and the D50 colorants. Curves from icc_gamma / icc_table."""
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + s15(x) + s15(y) + s15(z)
+
+    text = name.encode("ascii") + b"\0"
+    desc = (b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 12
+            + b"\0" * 67)
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+            (b"cprt", b"text\0\0\0\0no copyright\0")]
+    if space == "GRAY":
+        tags.append((b"kTRC", curves[0]))
+    else:
+        for sig, curve in zip((b"rTRC", b"gTRC", b"bTRC"), curves, strict=True):
+            tags.append((sig, curve))
+        for sig, c in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants, strict=True):
+            tags.append((sig, xyz(*c)))
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += struct.pack(">4sII", sig, offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntr"
+              + space.encode("ascii").ljust(4) + b"XYZ " + b"\0" * 12 + b"acsp"
+              + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249)
+              + b"\0" * 4)
+    header += b"\0" * (128 - len(header))
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def icc_gamma(gamma: float) -> bytes:
+    return b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256))
+
+
+def icc_table(values) -> bytes:
+    """A sampled tone curve: values in [0, 1] at evenly spaced device values."""
+    codes = np.rint(np.asarray(values, np.float64) * 65535).astype(">u2")
+    return b"curv\0\0\0\0" + struct.pack(">I", codes.size) + codes.tobytes()
+
+
+# Adobe RGB (1998)'s colorants adapted to D50, as its profile holds them
+ADOBE_RGB_COLORANTS = [(0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609),
+                       (0.1492, 0.0632, 0.7446)]

@@ -124,3 +124,32 @@ def test_encode_image_8_bit_rounds_as_numpy_does():
     decoded = cv2.imdecode(np.frombuffer(encode_image(rgb, None, 8, ".png"), np.uint8),
                            cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(decoded[..., ::-1], np.rint(rgb * 255.0).astype(np.uint8))
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_min_is_white_gray_tiffs_read_the_right_way_round(tmp_path, depth):
+    """Photometric 0 stores white as code 0. OpenCV and Pillow invert 8-bit pages but not
+    16-bit ones, which came out as negatives."""
+    import tifffile
+
+    codes = gradient_gray(20, 30, depth=depth)
+    tifffile.imwrite(tmp_path / "mw.tif", codes, photometric="miniswhite")
+    tifffile.imwrite(tmp_path / "mb.tif", np.iinfo(codes.dtype).max - codes,
+                     photometric="minisblack")
+    white_is_zero, black_is_zero = read_image(tmp_path / "mw.tif"), read_image(tmp_path / "mb.tif")
+    assert white_is_zero.depth == depth
+    np.testing.assert_array_equal(white_is_zero.pixels, black_is_zero.pixels)
+
+
+def test_a_pgm_or_ppm_whose_maxval_is_not_the_top_is_spread_over_the_full_range(tmp_path):
+    """12-bit scanner data in a PGM declares maxval 4095; OpenCV returns the codes as
+    stored, which read as an image at 6 % brightness."""
+    twelve = np.array([[0, 2048, 4095]], dtype=">u2")
+    (tmp_path / "a.pgm").write_bytes(b"P5\n# scanner\n3 1\n4095\n" + twelve.tobytes())
+    pic = read_image(tmp_path / "a.pgm")
+    assert pic.depth == 16
+    np.testing.assert_allclose(pic.pixels, [[0, 2048 / 4095, 1]], atol=1 / 65535)
+    rgb = np.array([[[0, 50, 100], [100, 100, 100]]], dtype=np.uint8)
+    (tmp_path / "b.ppm").write_bytes(b"P6 2 1 100\n" + rgb.tobytes())
+    pic = read_image(tmp_path / "b.ppm")
+    np.testing.assert_allclose(pic.pixels, rgb / 100.0, atol=0.5 / 255)

@@ -239,3 +239,22 @@ def test_exif_chunks_hold_the_tiff_structure_alone(tmp_path, tiny_model, fmt):
     start = data.index(tag) + 4 + (0 if fmt == "png" else 4)  # WebP: then a 4-byte size
     assert data[start:start + 2] in (b"MM", b"II")
     assert read_image(tmp_path / "out" / f"a.{fmt}").meta.ifd0[0x010E] == "Harbour, 1931"
+
+
+def test_an_adobe_rgb_photo_comes_out_as_srgb_and_its_exif_says_so(tmp_path, tiny_model):
+    from tests.helpers import ADOBE_RGB_COLORANTS, icc_gamma, icc_profile
+
+    adobe = icc_profile("RGB ", [icc_gamma(563 / 256)] * 3, ADOBE_RGB_COLORANTS,
+                        name="Adobe RGB-like")
+    exif = archive_exif()
+    exif.get_ifd(0x8769)[0xA001] = 0xFFFF  # "uncalibrated": what Adobe RGB cameras write
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(gradient_gray(48, 64)).convert("RGB").save(src / "a.jpg", exif=exif,
+                                                               icc_profile=adobe)
+    out = run_folder(src, tmp_path / "out", tiny_model)
+    assert "read through its colour profile (Adobe RGB-like)" in out.replace("\n", " ")
+    with Image.open(tmp_path / "out" / "a.jpg") as im:
+        assert not im.info.get("icc_profile")
+        sub = im.getexif().get_ifd(0x8769)
+        assert sub[0xA001] == 1 and sub[0x9003] == "1931:05:01 10:00:00"

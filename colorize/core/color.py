@@ -97,13 +97,18 @@ def _gray_to_l_by_table(g: np.ndarray, levels: int) -> np.ndarray | None:
     return table[code]
 
 
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear light (clipped to [0, 1]) -> sRGB-encoded values in [0, 1]."""
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear,
+                    1.055 * np.power(linear, 1 / 2.4) - 0.055)
+
+
 def l_to_gray(light: np.ndarray) -> np.ndarray:
     """Inverse of gray_to_l: L in [0, 100] -> sRGB gray in [0, 1]."""
     fy = (light.astype(np.float32) + 16.0) / 116.0
     lin = np.where(fy > 0.206893, fy**3, (fy - 16.0 / 116.0) / 7.787)
-    g = np.where(lin <= 0.0031308, 12.92 * lin,
-                 1.055 * np.power(np.maximum(lin, 0), 1 / 2.4) - 0.055)
-    return np.clip(g, 0.0, 1.0).astype(np.float32)
+    return srgb_encode(lin).astype(np.float32)
 
 
 def normalize_l(light: np.ndarray) -> np.ndarray:

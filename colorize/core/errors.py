@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -16,11 +17,16 @@ class ImageReadError(ColorizeError):
         self.reason = reason
 
 
+# write errors that every later output would meet too: a batch stops at the first
+FATAL_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
 class ImageWriteError(ColorizeError):
-    def __init__(self, path: Path, reason: str):
+    def __init__(self, path: Path, reason: str, code: int | None = None):
         super().__init__(f"{path}: cannot write ({reason})")
         self.path = path
         self.reason = reason
+        self.fatal = code in FATAL_WRITE_ERRNOS  # disk full, quota, read-only file system
 
 
 class ModelError(ColorizeError):

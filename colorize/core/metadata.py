@@ -44,6 +44,7 @@ _EXIF_DROP = {0x927C, 0xA005, 0xA002, 0xA003}
 # order): not worth a note where a format cannot keep the sub-IFD
 _EXIF_BOILERPLATE = {0x9000, 0xA000, 0xA001, 0x9101}
 _X_RES, _Y_RES, _RES_UNIT = 0x011A, 0x011B, 0x0128
+_COLOR_SPACE = 0xA001  # Exif ColorSpace: 1 = sRGB, 0xFFFF = uncalibrated
 _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
 # formats whose OpenCV encoder writes EXIF and ICC chunks (cv2.imencodeWithMetadata, in
@@ -72,13 +73,15 @@ class Metadata:
         return bool(self.dpi or self.has_exif or self.icc or self.xmp)
 
 
-def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
-    """What of an open Pillow image's metadata an output should keep."""
+def read_metadata(im: Image.Image, orientation: int = 1, keep_profile: bool = True
+                  ) -> Metadata:
+    """What of an open Pillow image's metadata an output should keep. ``keep_profile``
+    False: the pixels were converted out of the profile's space (colorize.core.icc)."""
     dpi = _dpi(im)
     if dpi and orientation in _TURNED:
         dpi = (dpi[1], dpi[0])
     icc = im.info.get("icc_profile") or None
-    if icc is not None and icc[16:20] != b"RGB ":
+    if icc is not None and (icc[16:20] != b"RGB " or not keep_profile):
         icc = None
     try:
         src = im.getexif()
@@ -88,6 +91,10 @@ def read_metadata(im: Image.Image, orientation: int = 1) -> Metadata:
         gps_ifd = {t: _raw(v) for t, v in src.get_ifd(_GPS_IFD).items()}
     except Exception:  # malformed EXIF is common in the wild: keep the image, not the tags
         ifd0, exif_ifd, gps_ifd = {}, {}, {}
+    if _COLOR_SPACE in exif_ifd:
+        # the output's pixels are sRGB (read through the source's profile where that was
+        # another one): an "uncalibrated" (0xFFFF, what Adobe RGB cameras write) is not true
+        exif_ifd[_COLOR_SPACE] = 1
     return Metadata(dpi=dpi, ifd0=ifd0, exif_ifd=exif_ifd, gps_ifd=gps_ifd, icc=icc,
                     xmp=_read_xmp(im, keeps_profile=icc is not None))
 
@@ -199,16 +206,17 @@ def _png_with(png: bytes, dpi: tuple[float, float] | None, xmp: bytes | None) ->
     return png[:ihdr_end] + chunks + png[ihdr_end:]
 
 
-def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | None
-           ) -> tuple[bytes, list[str]]:
-    """Encode img (OpenCV channel order) with what the format can keep of meta.
+def encode(suffix: str, img: np.ndarray, params: list[int], meta: Metadata | None,
+           threads: int = 1) -> tuple[bytes, list[str]]:
+    """Encode img (OpenCV channel order) with what the format can keep of meta; a TIFF's
+    strips are compressed by ``threads`` threads.
 
     Returns the bytes and the names of the metadata that the source had and the output
     lost (for a note)."""
     meta = meta or Metadata()
     suffix = suffix.lower()
     if suffix in _TIFF and (img.ndim == 2 or img.shape[2] == 3):
-        return _tiff(img, meta)
+        return _tiff(img, meta, threads)
     params = list(params)
     if suffix in _TIFF and meta.dpi:
         params += [cv2.IMWRITE_TIFF_XDPI, round(meta.dpi[0]), cv2.IMWRITE_TIFF_YDPI,
@@ -268,13 +276,11 @@ _XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
 _TIFF_ARGS = {0x010E: "description"}
 
 
-def _tiff(img: np.ndarray, meta: Metadata) -> tuple[bytes, list[str]]:
-    """A gray or RGB TIFF (Deflate with a horizontal predictor, as small as OpenCV's LZW
-    and about as fast) with the resolution, the IFD0 text tags and the colour profile.
-    (RGBA stays with OpenCV: its TIFF reader premultiplies an alpha marked unassociated,
-    which is what tifffile writes, so the file would not read back the same.)"""
-    import tifffile
-
+def _tiff_args(img: np.ndarray, meta: Metadata, threads: int = 1
+               ) -> tuple[np.ndarray, dict, list[str]]:
+    """tifffile's arguments for one page: the pixels in TIFF channel order, Deflate with a
+    horizontal predictor (as small as OpenCV's LZW and about as fast), the resolution, the
+    IFD0 text tags, the colour profile and the XMP; and what the page cannot keep."""
     kwargs: dict = {"software": False, "metadata": None}  # no tifffile name or JSON
     extratags = []
     for tag, value in meta.ifd0.items():
@@ -289,15 +295,38 @@ def _tiff(img: np.ndarray, meta: Metadata) -> tuple[bytes, list[str]]:
         kwargs["iccprofile"] = meta.icc
     if meta.xmp:
         extratags.append((700, "B", len(meta.xmp), meta.xmp, True))  # XMLPacket
-    buf = io.BytesIO()
-    tifffile.imwrite(
-        buf, img[..., ::-1] if img.ndim == 3 else img,
-        photometric="rgb" if img.ndim == 3 else "minisblack",
-        compression="zlib", compressionargs={"level": 3}, predictor=True, rowsperstrip=64,
-        maxworkers=1, extratags=extratags, **kwargs)
+    if img.ndim == 3 and img.shape[2] == 4:  # BGRA -> RGBA, alpha not premultiplied
+        img = img[..., [2, 1, 0, 3]]
+        kwargs["extrasamples"] = ("unassalpha",)
+    elif img.ndim == 3:
+        img = img[..., ::-1]
+    kwargs.update(photometric="rgb" if img.ndim == 3 else "minisblack", compression="zlib",
+                  compressionargs={"level": 3}, predictor=True, rowsperstrip=64,
+                  maxworkers=threads,
+                  extratags=extratags)
     said = set(meta.exif_ifd) - _EXIF_BOILERPLATE
     lost = ["Exif dates and GPS"] if said or meta.gps_ifd else []
+    return img, kwargs, lost
+
+
+def _tiff(img: np.ndarray, meta: Metadata, threads: int = 1) -> tuple[bytes, list[str]]:
+    """A gray or RGB TIFF written by tifffile with what it can keep of meta. (RGBA stays
+    with OpenCV: its TIFF reader premultiplies an alpha marked unassociated, which is what
+    tifffile writes, so the file would not read back the same.)"""
+    import tifffile
+
+    img, kwargs, lost = _tiff_args(img, meta, threads)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, img, **kwargs)
     return buf.getvalue(), lost
+
+
+def tiff_page(writer, img: np.ndarray, meta: Metadata, threads: int = 1) -> list[str]:
+    """One page of a multi-page TIFF (tifffile.TiffWriter), RGB or RGBA in OpenCV channel
+    order; returns what it cannot keep."""
+    img, kwargs, lost = _tiff_args(img, meta, threads)
+    writer.write(img, contiguous=False, **kwargs)
+    return lost
 
 
 def _jfif_with_dpi(jpeg: bytes, dpi: tuple[float, float]) -> bytes:
