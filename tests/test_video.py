@@ -123,6 +123,52 @@ def test_bad_inputs_clear_errors_and_no_output(tmp_path, tiny_model):
     r = run_video(audio_only, tmp_path / "o2.mp4", tiny_model)
     assert r.exit_code == 1 and "no video stream" in r.output
 
+    # FFmpeg would open a single picture as a one-frame video; that is a mistake to name
+    for name in ("still.png", "still.jpg"):
+        assert cv2.imwrite(str(tmp_path / name), np.full((32, 48), 128, np.uint8))
+        r = run_video(tmp_path / name, tmp_path / "o3.mp4", tiny_model)
+        assert r.exit_code == 1 and "a still image, not a video" in r.output, r.output
+        assert not (tmp_path / "o3.mp4").exists()
+
+
+def test_video_into_a_folder_keeps_the_name_and_never_replaces_its_input(tmp_path,
+                                                                          tiny_model):
+    src = tmp_path / "film.mkv"
+    make_clip(src, frames=4)
+    before = src.read_bytes()
+    folder = tmp_path / "colored"
+    folder.mkdir()
+    r = run_video(src, folder, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in folder.iterdir()] == ["film.mkv"]
+    r = run_video(src, tmp_path, tiny_model, "--overwrite")
+    assert r.exit_code == 2 and "is the input" in r.output
+    assert src.read_bytes() == before
+
+
+def test_frames_never_replace_their_input_folder(tmp_path, tiny_model):
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i in range(2):
+        assert cv2.imwrite(str(seq / f"f{i}.png"), np.full((32, 48), 90 + i, np.uint8))
+    before = {p.name: p.read_bytes() for p in seq.iterdir()}
+    r = runner.invoke(app, ["frames", str(seq), "-o", str(seq), "--model", str(tiny_model),
+                            "--overwrite"])
+    assert r.exit_code == 2 and "is the input folder" in r.output, r.output
+    assert {p.name: p.read_bytes() for p in seq.iterdir()} == before
+
+
+def test_an_animated_gif_is_a_video_source(tmp_path, tiny_model):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((32, 48), v, np.uint8)) for v in (60, 120, 180)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = run_video(tmp_path / "a.gif", out, tiny_model)  # into a folder: a.mp4, not a.gif
+    assert r.exit_code == 0, r.output
+    assert len(probe(out / "a.mp4")["frames"]) == 3
+
 
 def test_existing_output_not_overwritten(tmp_path, tiny_model):
     src = tmp_path / "in.mp4"
@@ -379,6 +425,15 @@ def test_frames_command(tmp_path, tiny_model, mode):
     assert sorted(p.name for p in dst.iterdir()) == [f"f{i:04d}.png" for i in range(4)]
 
 
+def test_frames_of_a_folder_without_images_is_one_error_line(tmp_path, tiny_model):
+    (tmp_path / "seq").mkdir()
+    (tmp_path / "seq" / "readme.txt").write_text("x")
+    r = runner.invoke(app, ["frames", str(tmp_path / "seq"), "-o", str(tmp_path / "out"),
+                            "--model", str(tiny_model)])
+    assert r.exit_code == 1 and r.output.startswith("error: no images in"), r.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_segment_start_end(tmp_path, tiny_model):
     src = tmp_path / "in.mp4"
     info = make_clip(src, frames=30)  # a frame every 41 ms
@@ -393,6 +448,7 @@ def test_segment_start_end(tmp_path, tiny_model):
     r = run_video(src, late, tiny_model, "--start", "5")
     assert r.exit_code == 1 and not late.exists()
     assert "no video frames between --start and --end (the video lasts 1.2" in r.output
+    assert r.output.startswith("error:"), r.output  # no blank line from a bar never drawn
 
 
 def test_ten_bit_input_stays_ten_bit(tmp_path, tiny_model):

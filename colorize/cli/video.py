@@ -21,7 +21,9 @@ from colorize.cli.common import (
     existing_path,
     fail,
     interrupt_flag,
+    same_file,
     with_tta,
+    write_text_atomic,
 )
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
@@ -44,7 +46,9 @@ def register(app: typer.Typer) -> None:
 
 def video_command(
     src: Path = typer.Argument(..., help="Input video (anything FFmpeg reads)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output video (.mp4, .mkv, .mov, ...)."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Output video (.mp4, .mkv, .mov, ...), or an existing folder "
+                                  "to write the input's name into."),
     model: str = ModelOpt,
     smooth: str = SmoothOpt,
     smooth_strength: float = StrengthOpt,
@@ -73,13 +77,20 @@ def video_command(
     time, every timestamp, the rotation and the audio are kept."""
     from colorize.core.session import Colorizer
     from colorize.core.smoothing import MODES, SmootherConfig
-    from colorize.core.video import VideoOptions, colorize_video
+    from colorize.core.video import FORMAT_FOR_SUFFIX, VideoOptions, colorize_video
 
     existing_path(src, "input video")
     if smooth not in MODES:
         fail(f"--smooth must be one of {', '.join(MODES)}")
     if start is not None and end is not None and end <= start:
         fail("--end must be after --start")
+    if src.is_dir():
+        fail(f"{src} is a folder (use `colorize frames` for a folder of numbered images)")
+    if out.is_dir():  # like cp: into the folder, same name (.mp4 where it cannot be written)
+        name = Path(src.name)
+        out = out / (name if name.suffix.lower() in FORMAT_FOR_SUFFIX else name.with_suffix(".mp4"))
+    if same_file(src, out):
+        fail(f"{out} is the input; the output needs another name")
     if out.exists() and not overwrite:
         fail(f"{out} exists; pass --overwrite to replace it", code=1)
     try:
@@ -110,7 +121,8 @@ def video_command(
         try:
             report = colorize_video(src, out, colorizer, opts, on_progress, cancel=stop)
         finally:
-            progress.stop()
+            if task is not None:
+                progress.stop()
     except KeyboardInterrupt:
         fail("interrupted; no output written", code=130)
     except ColorizeError as exc:
@@ -146,6 +158,10 @@ def frames_command(
     from colorize.core.smoothing import MODES, SmootherConfig
 
     existing_path(src, "input folder")
+    if not src.is_dir():
+        fail(f"not a folder: {src} (use `colorize video` for a video file)")
+    if same_file(src, out):
+        fail(f"{out} is the input folder; the frames need a folder of their own")
     if smooth not in MODES:
         fail(f"--smooth must be one of {', '.join(MODES)}")
     try:
@@ -156,12 +172,15 @@ def frames_command(
     stop = interrupt_flag()
     failures = 0
     try:
+        results = colorize_sequence(src, out, colorizer,
+                                    SmootherConfig(smooth, smooth_strength, cut_threshold),
+                                    size, saturation, overwrite)
+    except ColorizeError as exc:  # before the bar: one error line, no empty bar above it
+        fail(str(exc), code=1)
+    try:
         with make_progress(console, "img") as progress:
             task = progress.add_task("frames", total=None, rate=0.0, info="")
-            for result in colorize_sequence(src, out, colorizer,
-                                            SmootherConfig(smooth, smooth_strength,
-                                                           cut_threshold),
-                                            size, saturation, overwrite):
+            for result in results:
                 progress.update(task, advance=1, total=result.total)
                 if result.status == "failed":
                     failures += 1
@@ -198,4 +217,4 @@ def eval_video(colorizer, clip: Path, limit: int | None, size: int | None,
         table.add_row(label, *(f"{row[c]:.4g}" if c in row else "-" for c in cols))
     console.print(table)
     if json_out:
-        json_out.write_text(json.dumps(res, indent=1))
+        write_text_atomic(json_out, json.dumps(res, indent=1))

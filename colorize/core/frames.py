@@ -40,11 +40,19 @@ def frame_order(path: Path) -> tuple:
 def colorize_sequence(src: Path, dst: Path, colorizer: Colorizer, smoothing: SmootherConfig,
                       size: int | None = None, saturation: float = 1.0,
                       overwrite: bool = False) -> Iterator[FrameResult]:
+    """The frames of src in number order, colorized one by one. Raises ColorizeError at
+    once (not on the first next()) when src holds no images."""
     files = sorted((p for p in Path(src).iterdir()
                     if p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".")),
                    key=frame_order)
     if not files:
         raise ColorizeError(f"no images in {src}")
+    return _colorize_frames(files, dst, colorizer, smoothing, size, saturation, overwrite)
+
+
+def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
+                     smoothing: SmootherConfig, size: int | None, saturation: float,
+                     overwrite: bool) -> Iterator[FrameResult]:
     smoother = Smoother(smoothing)
     settings = Settings(size=size, saturation=1.0)
     for path in files:

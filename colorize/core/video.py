@@ -92,6 +92,12 @@ def main_video_stream(container, src: Path | str):
     """The video stream to colorize: the one FFmpeg itself would pick (av_find_best_stream),
     never a cover picture. Files can carry more than one video stream (a thumbnail or cover
     as an MJPEG/PNG stream ahead of the film), so the first is not always the film."""
+    demuxer = container.format.name
+    if demuxer == "image2" or demuxer.endswith("_pipe"):
+        # FFmpeg opens a single picture as a one-frame video (png_pipe, image2, ...); an
+        # animated GIF has its own demuxer and stays a video
+        raise VideoError(f"{src}: a still image, not a video (use `colorize image`, or "
+                         f"`colorize frames` for a numbered image sequence)")
     cover = av.stream.Disposition.attached_pic
     streams = [s for s in container.streams.video if not s.disposition & cover]
     if not streams:
