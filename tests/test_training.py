@@ -164,6 +164,35 @@ def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     data = json.loads(js.read_text())
     assert data["pooled"]["images"] == 3 and "de76" in data["gray"]
     assert (tmp_path / "sheet.png").exists()
+    # the table shows PSNR both ways, as the model card does
+    pooled = data["pooled"]
+    assert f"{pooled['psnr_mean']:.2f}" in r.output and f"{pooled['psnr']:.2f}" in r.output
+    # the report files are not replaced without --overwrite
+    r = runner.invoke(app, ["eval", "--model", str(tmp_path / "run" / "best.pt"), "--data",
+                            str(photo_dir), "--limit", "2", "--json", str(js)])
+    assert r.exit_code == 1 and "exists; pass --overwrite" in r.output
+    assert json.loads(js.read_text())["pooled"]["images"] == 3
+    r = runner.invoke(app, ["eval", "--model", str(tmp_path / "run" / "best.pt"), "--data",
+                            str(photo_dir), "--limit", "2", "--json", str(js), "--overwrite"])
+    assert r.exit_code == 0 and json.loads(js.read_text())["pooled"]["images"] == 2
+
+    # a second new run into the same folder would overwrite this one: refused, untouched
+    run = tmp_path / "run"
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    again = ["train", "--model", "gae", "--data", str(photo_dir), "--out", str(run),
+             "--steps", "2", "--batch-size", "2", "--size", "32", "--width", "0.125",
+             "--workers", "0"]
+    r = runner.invoke(app, again, env={"COLUMNS": "500"})
+    assert r.exit_code == 2 and "already holds a run" in r.output
+    assert f"--resume {run}" in r.output
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    # --overwrite starts afresh: the new run's step count and a metrics file of its own
+    r = runner.invoke(app, [*again, "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(run / "last.pt")["step"] == 2
+    rows = (run / "metrics.csv").read_text().splitlines()
+    steps = [int(x.split(",")[0]) for x in rows[1:]]
+    assert rows[0].startswith("step,") and steps and steps[-1] == 2 and max(steps) == 2
 
 
 def test_bad_model_argument_is_one_line_and_leaves_no_run_folder(tmp_path, photo_dir):
@@ -183,6 +212,13 @@ def test_bad_model_argument_is_one_line_and_leaves_no_run_folder(tmp_path, photo
                                  "--steps", "1", "--workers", "0"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "needs --size of at least 96 (got 64)" in r.output
+    assert not (tmp_path / "run").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(app, ["train", "--model", "gae", "--data", str(empty), "--out",
+                                 str(tmp_path / "run"), "--steps", "1", "--workers", "0"])
+    # the error is the whole output: no blank line from a progress bar that never started
+    assert r.exit_code != 0 and r.output.startswith("error: no images found under"), r.output
     assert not (tmp_path / "run").exists()
 
 
@@ -373,9 +409,40 @@ def test_tune_command_records_the_chosen_knee(tmp_path, photo_dir):
     ckpt = load_checkpoint(out)
     chosen = ckpt["decoding"]
     assert chosen["knee"] in (0.0, 5.0) and ckpt["model_args"]["knee"] == chosen["knee"]
+    # a second tune into the same file is refused before any work, unless --overwrite
+    before = out.read_bytes()
+    again = ["tune", "--checkpoint", str(src), "--data", str(photo_dir), "--out", str(out),
+             "--limit", "3", "--size", "32", "--no-gains"]
+    r = runner.invoke(app, again)
+    assert r.exit_code == 1 and "exists; pass --overwrite" in r.output
+    assert out.read_bytes() == before
+    r = runner.invoke(app, [*again, "--overwrite"])
+    assert r.exit_code == 0 and load_checkpoint(out)["decoding"]["knee"] == 0.0
     assert {c["knee"] for c in chosen["candidates"]} == {0.0, 5.0}
     best = min((c for c in chosen["candidates"]
                 if c["colorfulness_ratio"] >= 0.8), key=lambda c: c["de76"], default=None)
     if best is not None:
         assert (best["knee"], best["de76"]) == (chosen["knee"], ckpt["metrics"]["tuned_de76"])
     assert isinstance(torch.load(out, weights_only=False)["model"], dict)
+
+
+def test_training_reads_what_opencv_cannot_through_the_inference_reader(tmp_path):
+    pytest.importorskip("pillow_heif")  # the [heic] extra, in [dev]
+    import pillow_heif
+    from PIL import Image
+
+    from colorize.training.data import chroma_of, list_images, load_rgb
+
+    pillow_heif.register_heif_opener()
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    rgb[..., 0], rgb[..., 2] = 200, 40  # a strong red-magenta: plenty of chroma
+    Image.fromarray(rgb).save(tmp_path / "phone.heic")
+    (tmp_path / "broken.heic").write_bytes(b"not a picture")
+    assert [p.name for p in list_images(tmp_path)] == ["broken.heic", "phone.heic"]
+    got = load_rgb(tmp_path / "phone.heic")
+    assert got.shape == (24, 32, 3) and got.dtype == np.uint8
+    assert np.abs(got.astype(int) - rgb).mean() < 12  # lossy HEIC, same picture
+    assert chroma_of(tmp_path / "phone.heic") > 30  # not filtered out as near-gray
+    assert chroma_of(tmp_path / "broken.heic") == 0.0
+    with pytest.raises(OSError, match="broken.heic"):
+        load_rgb(tmp_path / "broken.heic")

@@ -7,9 +7,21 @@ import tempfile
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
-from colorize.cli.common import DeviceOpt, SizeOpt, ThreadsOpt, TtaOpt, console, fail, with_tta
+from colorize.cli.common import (
+    DeviceOpt,
+    OverwriteOpt,
+    SizeOpt,
+    ThreadsOpt,
+    TtaOpt,
+    console,
+    fail,
+    refuse_existing,
+    with_tta,
+    write_text_atomic,
+)
 from colorize.cli.progress import make_progress
 from colorize.core.errors import ColorizeError
 from colorize.core.smoothing import DEFAULT_STRENGTH
@@ -80,6 +92,7 @@ def eval_command(
                                         help="--video: scene-cut threshold."),
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Measure colour quality against the truth, with the gray baseline (ab = 0) beside it:
     ab MSE/MAE, PSNR (8-bit RGB), SSIM (Gaussian σ=1.5), CIE76 ΔE, CIEDE2000, colorfulness."""
@@ -88,6 +101,7 @@ def eval_command(
 
     if (data is None) == (video is None):
         fail("give exactly one of --data DIR or --video CLIP")
+    refuse_existing(json_out, sheet, overwrite=overwrite)
     try:
         import skimage  # noqa: F401
     except ImportError:
@@ -129,17 +143,22 @@ def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_
         fail(f"no image could be evaluated{why}{more}", code=1)
     tta = getattr(colorizer, "mode", "off")
     method = colorizer.meta.name + (f" --tta {tta}" if tta != "off" else "")
-    table = Table(title=f"{method} on {data} ({model_sum['images']} images)")
-    table.add_column("method")
-    cols = [("psnr", "PSNR dB"), ("ssim", "SSIM"), ("de76", "ΔE76"), ("de2000", "ΔE2000"),
-            ("ab_mse", "ab MSE"), ("ab_mae", "ab MAE"), ("colorfulness", "colorful"),
-            ("colorfulness_ratio", "× truth")]
+    # fits 80 columns: ab MSE and the rest are in --json
+    table = Table(title=f"{method} on {data} ({model_sum['images']} images)", box=box.SIMPLE,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("method", no_wrap=True)
+    cols = [("psnr_mean", "PSNR"), ("psnr", "pooled"), ("ssim", "SSIM"), ("de76", "ΔE76"),
+            ("de2000", "ΔE00"), ("ab_mae", "ab MAE"), ("colorfulness", "colour"),
+            ("colorfulness_ratio", "×truth")]
     for _, label in cols:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
     for label, summ in ((method, model_sum), ("gray (ab=0)", gray_sum)):
         table.add_row(label, *(f"{summ[k]:.3f}" if k in ("ssim", "colorfulness_ratio")
                                else f"{summ[k]:.2f}" for k, _ in cols))
     console.print(table)
+    console.print("PSNR (dB): the mean of per-image PSNR; pooled: from the MSE pooled over "
+                  "the images; the rest: pixel-weighted means; ΔE00: CIEDE2000; colour: "
+                  "Hasler-Süsstrunk colourfulness")
     console.print(f"truth colorfulness {model_sum['truth_colorfulness']:.2f}")
     try:
         import lpips  # noqa: F401
@@ -153,7 +172,7 @@ def _eval_images(colorizer, data: Path, limit, settings, json_out, sheet, sheet_
         contact_sheet(result.sheet_rows, sheet)
         console.print(f"contact sheet: {sheet}")
     if json_out:
-        json_out.write_text(json.dumps({"model": colorizer.meta.name, "tta": tta,
-                                        "pooled": model_sum,
-                                        "gray": gray_sum, "images": result.rows}, indent=1))
+        write_text_atomic(json_out, json.dumps({"model": colorizer.meta.name, "tta": tta,
+                                                "pooled": model_sum, "gray": gray_sum,
+                                                "images": result.rows}, indent=1))
         console.print(f"numbers: {json_out}")

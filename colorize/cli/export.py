@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from colorize.cli.common import OverwriteOpt, console, fail, need_training_extras
+from colorize.cli.common import (
+    OverwriteOpt,
+    console,
+    fail,
+    need_training_extras,
+    refuse_existing,
+)
 from colorize.registry import list_models
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -54,8 +60,7 @@ def export_command(
 
     if precision not in PRECISIONS:
         fail(f"--precision must be one of {', '.join(PRECISIONS)}")
-    if out.exists() and not overwrite:
-        fail(f"{out} exists; pass --overwrite to replace it")
+    refuse_existing(out, overwrite=overwrite)
     if precision == "int8" and calib is None:
         fail("--precision int8 needs --calib DIR (a folder of representative photos)")
     try:

@@ -54,6 +54,9 @@ def train_command(
                                        "weight averaging); the mean goes to swa.pt."),
     swa_every: int = typer.Option(50, "--swa-every", min=1,
                                   help="Steps between the snapshots that join the average."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Start afresh in a run folder that holds another "
+                                        "run (its checkpoints and metrics are removed)."),
     swa_lr: float = typer.Option(None, "--swa-lr", min=0.0,
                                  help="Constant learning rate while averaging (default: the "
                                       "schedule's rate at --swa-start)."),
@@ -101,7 +104,8 @@ def train_command(
     try:
         with TrainProgress(console) as progress:
             run = train(cfg, resume=resume, on_event=on_event,
-                        resume_steps=steps if resume else None, stop=stop)
+                        resume_steps=steps if resume else None, stop=stop,
+                        overwrite=overwrite)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         fail(str(exc))
     if stopped_at:

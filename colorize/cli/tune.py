@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from colorize.cli.common import console, fail, need_training_extras
+from colorize.cli.common import (
+    OverwriteOpt,
+    console,
+    fail,
+    need_training_extras,
+    refuse_existing,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +24,7 @@ def tune_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="A lite checkpoint."),
     data: Path = typer.Option(..., "--data", help="Validation photos (not the training set)."),
     out: Path = typer.Option(..., "--out", help="Checkpoint to write with the chosen decoding."),
+    overwrite: bool = OverwriteOpt,
     limit: int = typer.Option(200, "--limit", min=1,
                               help="Photos to use, evenly spaced over the sorted folder."),
     size: int = typer.Option(256, "--size", min=32, help="Working size, as at inference."),
@@ -39,6 +46,7 @@ def tune_command(
     """Score every (mix, temperature) pair at full resolution and keep the most accurate one
     that is colourful enough."""
     need_training_extras()
+    refuse_existing(out, overwrite=overwrite)
     from colorize.core.evaluate import held_out
     from colorize.training.checkpoint import (
         CheckpointError,

@@ -33,9 +33,29 @@ def chroma_of(path: Path) -> float:
     """Mean ab magnitude of a small decode of the image (0 for gray or unreadable files)."""
     img = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
     if img is None:
-        return 0.0
-    lab = rgb_to_lab(img[..., ::-1].astype(np.float32) / 255.0)
+        try:
+            rgb = _read_other(path)
+        except OSError:
+            return 0.0
+    else:
+        rgb = img[..., ::-1]
+    lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def _read_other(path: Path) -> np.ndarray:
+    """8-bit RGB of a file OpenCV cannot read (HEIC, AVIF, GIF, ...), through the
+    inference reader (Pillow and its plugins)."""
+    from colorize.core.errors import ColorizeError
+    from colorize.core.imageio import read_image
+
+    try:
+        pixels = read_image(path).pixels
+    except ColorizeError as exc:
+        raise OSError(str(exc)) from None
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    return np.rint(pixels * 255.0).astype(np.uint8)
 
 
 @dataclass
@@ -60,7 +80,7 @@ def split_files(files: list[Path], seed: int, fractions: tuple[float, float] = (
 def load_rgb(path: Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise OSError(f"cannot read image {path}")
+        return _read_other(path)  # OSError if it cannot be read at all
     return img[..., ::-1]
 
 

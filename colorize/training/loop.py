@@ -170,10 +170,23 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+# what a run writes into its folder; a new run refuses a folder that holds any of them
+RUN_FILES = ("last.pt", "best.pt", "swa.pt", "metrics.csv")
+
+
+def held_run_files(out: Path) -> list[str]:
+    return [name for name in RUN_FILES if (Path(out) / name).exists()]
+
+
 def train(cfg: TrainConfig, resume: Path | None = None,
           on_event: Callable[[dict[str, Any]], None] | None = None,
-          resume_steps: int | None = None, stop: threading.Event | None = None) -> Path:
+          resume_steps: int | None = None, stop: threading.Event | None = None,
+          overwrite: bool = False) -> Path:
     """Train and return the run folder. Events go to ``on_event`` (the CLI draws them).
+
+    A new run (not ``resume``) into a folder that holds another run's checkpoints or
+    metrics raises FileExistsError unless ``overwrite``, which removes them once the data and
+    the model have been checked (so a bad argument still leaves the old run alone).
 
     ``resume_steps`` changes a resumed run's total steps (and so its schedule's length).
     When ``stop`` is set (the CLI sets it on SIGINT / SIGTERM) the loop finishes the step in
@@ -190,6 +203,11 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         if resume_steps:
             cfg.steps = resume_steps
     out = Path(cfg.out)
+    stale = held_run_files(out) if ckpt is None else []
+    if stale and not overwrite:
+        raise FileExistsError(
+            f"{out} already holds a run ({', '.join(stale)}); continue it with `colorize train "
+            f"--resume {out}`, pick another --out, or pass --overwrite to start afresh")
     spec = get_spec(cfg.model)
     size = cfg.size or spec.working_size
     device = pick_device(cfg.device)
@@ -212,6 +230,8 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         model.prepare(train_files)
     # only once data and model are good: a bad argument leaves no empty run folder behind
     out.mkdir(parents=True, exist_ok=True)
+    for name in stale:  # --overwrite: the old run's files go only now
+        (out / name).unlink(missing_ok=True)
     model.to(device)
     optimizers = model.configure_optimizers(cfg.lr, cfg.weight_decay)
     use_amp = device.type == "cuda"
