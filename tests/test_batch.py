@@ -16,6 +16,19 @@ from colorize.core.session import Colorizer
 from tests.helpers import gradient_gray
 
 
+def spy_on(monkeypatch, owner, name: str, key: str) -> list:
+    """Wrap owner.name; the returned list collects each call's keyword ``key``."""
+    seen: list = []
+    real = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get(key))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return seen
+
+
 @pytest.fixture
 def photos(tmp_path):
     src = tmp_path / "in"
@@ -100,14 +113,7 @@ def test_folder_workers_option(photos, tmp_path, tiny_model, monkeypatch):
 
     from colorize.cli.app import app
 
-    seen = []
-    real = batch.run_jobs
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("workers"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(batch, "run_jobs", spy)
+    seen = spy_on(monkeypatch, batch, "run_jobs", "workers")
     src = photos[0].parent
     for flag, expected in ((["--workers", "1"], 1), ([], None)):
         out = tmp_path / f"out{len(seen)}"
@@ -117,3 +123,28 @@ def test_folder_workers_option(photos, tmp_path, tiny_model, monkeypatch):
         assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png",
                                                           "p4.png", "p5.png"]
         assert seen[-1] == expected
+
+
+def test_a_tiff_is_compressed_by_two_threads_where_its_image_has_the_cores(
+        tmp_path, monkeypatch, tiny_model):
+    import tifffile
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(gradient_gray(40, 48)).save(src / f"s{i}.tif")
+    seen = spy_on(monkeypatch, tifffile, "imwrite", "maxworkers")
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 2)
+    col = Colorizer(tiny_model)
+    # one at a time; two small ones together; two over half the pixel budget (large scans,
+    # which never run beside each other)
+    for workers, budget, want in ((1, 25_000_000, 2), (2, 25_000_000, 1), (2, 3000, 2)):
+        monkeypatch.setattr(batch, "PARALLEL_PIXELS", budget)
+        jobs = [Job(p, tmp_path / f"out{workers}_{budget}" / p.name)
+                for p in sorted(src.iterdir())]
+        seen.clear()
+        results = list(run_jobs(jobs, col, Settings(), workers=workers))
+        assert [r.status for r in results] == ["done", "done"]
+        assert seen == [want, want], (workers, seen)
+        with tifffile.TiffFile(jobs[0].dst) as tif:  # the same file either way
+            assert tif.pages[0].shape == (40, 48, 3)

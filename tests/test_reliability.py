@@ -123,6 +123,37 @@ def test_unwritable_output_reported(tmp_path, tiny_model, monkeypatch):
     assert not (dst / "a.png").exists()
 
 
+@pytest.mark.parametrize("code, stops", [(28, True), (30, True), (5, False)],
+                         ids=["disk full", "read-only", "I/O error"])
+def test_a_full_disk_stops_the_batch_at_the_first_image(tmp_path, tiny_model, monkeypatch,
+                                                       code, stops):
+    """Disk full or a read-only file system: every later write would fail too, so the batch
+    stops there instead of colorizing the rest for nothing; another write error is one
+    image's failure and the batch goes on."""
+    import os
+    import tempfile
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        Image.fromarray(gradient_gray(16, 16)).save(src / f"p{i}.png")
+    tries = []
+
+    def refuse(*a, **k):
+        tries.append(1)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    r = runner.invoke(app, ["folder", str(src), "-o", str(tmp_path / "out"), "--model",
+                            str(tiny_model), "--workers", "1"], env={"COLUMNS": "300"})
+    assert r.exit_code == 1, r.output
+    if stops:
+        assert len(tries) == 1 and "stopped:" in r.output and os.strerror(code) in r.output
+        assert "make room and re-run to continue" in r.output
+    else:
+        assert len(tries) == 6 and "stopped:" not in r.output
+
+
 def test_folder_sigint_leaves_no_partial_and_resumes(tmp_path, tiny_model):
     import signal
     import subprocess

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -84,3 +85,25 @@ def existing_path(path: Path, what: str) -> Path:
     if not path.exists():
         fail(f"{what} not found: {path}")
     return path
+
+
+def refuse_existing(*paths: Path | None, overwrite: bool) -> None:
+    """Before any work: a one-line error for an output that exists, unless --overwrite."""
+    for path in paths:
+        if path is not None and path.exists() and not overwrite:
+            fail(f"{path} exists; pass --overwrite to replace it", code=1)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """A report file, whole or not at all (a temporary file beside it, then a rename)."""
+    from colorize.core.imageio import write_atomic
+
+    write_atomic(path, text.encode())
+
+
+def same_file(src: Path, dst: Path) -> bool:
+    """Whether writing dst would replace src (same path, or a link to it)."""
+    try:
+        return dst.exists() and os.path.samefile(src, dst)
+    except OSError:
+        return False

@@ -21,6 +21,7 @@ from colorize.cli.common import (
     existing_path,
     fail,
     interrupt_flag,
+    same_file,
     with_tta,
 )
 from colorize.cli.progress import make_progress
@@ -87,34 +88,49 @@ def folder_command(
                                      "or more cores); together they hold at most 25 "
                                      "megapixels, so a larger scan runs alone. 1 uses the "
                                      "least memory."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Say what would be done (images to colorize, outputs "
+                                      "already there, files left alone) and stop, without "
+                                      "loading the model or writing anything."),
 ) -> None:
-    from colorize.core.batch import output_clashes, plan_folder, run_jobs
+    from colorize.core.batch import describe_ignored, output_clashes, plan_folder, run_jobs
 
     existing_path(src, "input folder")
     if not src.is_dir():
         fail(f"not a folder: {src} (use `colorize image` for one file)")
+    if same_file(src, out):
+        fail(f"{out} is the input folder; the outputs need a folder of their own")
     fmt = _check_format(fmt)
-    jobs = plan_folder(src, out, glob, fmt)
+    ignored: list[Path] = []
+    jobs = plan_folder(src, out, glob, fmt, ignored=ignored)
     if not jobs:
-        fail(f"no images found under {src}", code=1)
+        fail(f"no images found under {src}"
+             + (f"; {describe_ignored(ignored)}" if ignored else ""), code=1)
     clashes = output_clashes(jobs)
     if clashes:
         a, b = clashes[0]
         more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
         fail(f"{a.src} and {b.src} would both be written to {b.dst}{more}; drop --format "
              f"(each output keeps its input's format) or pick files with --glob", code=1)
+    if dry_run:
+        _plan_summary(jobs, ignored, overwrite)
+        raise typer.Exit(0)
     # two images at a time (run_jobs): ONNX Runtime's threads must not busy-wait for work
     # while the other image's full-resolution steps need the cores (small photos: 44 against
     # 27-35 img/s on 2 cores)
     colorizer = _colorizer(model, device, threads, tta, spinning=False)
     console.print(f"model {colorizer.meta.name} on {colorizer.active_provider}; "
                   f"{len(jobs)} images")
+    if ignored:
+        console.print(Text.assemble(("note ", "yellow"), describe_ignored(ignored)),
+                      soft_wrap=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     failures: list[str] = []
-    notes: list[str] = []
+    notes: dict[str, list[Path]] = {}  # note -> the images it is about
     settings = Settings(size=size, saturation=saturation)
     start = time.monotonic()
     stop = interrupt_flag()
+    fatal = ""
     try:
         with make_progress(console, "img") as progress:
             task = progress.add_task("colorize", total=len(jobs), rate=0.0, info="")
@@ -125,15 +141,23 @@ def folder_command(
                 if result.status == "failed":
                     failures.append(result.reason)
                 elif result.status == "done" and result.reason:
-                    notes.append(result.reason)
+                    for note in result.notes:
+                        notes.setdefault(note, []).append(result.job.src)
                 elapsed = time.monotonic() - start
                 progress.update(task, advance=1, rate=counts["done"] / max(elapsed, 1e-9),
                                 info=result.job.src.name[:40])
-                if stop.is_set():
+                if result.fatal:
+                    fatal = result.reason
+                if stop.is_set() or fatal:
                     results.close()
                     break
     except KeyboardInterrupt:
         stop.set()
+    if fatal:
+        # every later image would fail the same way: stop instead of trying them all
+        _summary(counts, failures, notes)
+        fail(f"stopped: {fatal}; finished images are kept, make room and re-run to continue",
+             code=1)
     if stop.is_set():
         _summary(counts, failures, notes)
         fail("interrupted; finished images are kept, re-run to continue", code=130)
@@ -141,21 +165,51 @@ def folder_command(
     raise typer.Exit(1 if failures else 0)
 
 
-def _summary(counts: dict[str, int], failures: list[str], notes: list[str]) -> None:
+NOTE_PATHS = 3  # a note shared by more images is printed once, with a count
+
+
+def _plan_summary(jobs: list, ignored: list[Path], overwrite: bool, shown: int = 5) -> None:
+    """--dry-run: the plan in a few lines."""
+    from colorize.core.batch import describe_ignored
+
+    there = [job for job in jobs if job.dst.exists()]
+    todo = jobs if overwrite else [job for job in jobs if not job.dst.exists()]
+    action = "replaced" if overwrite else "skipped (--overwrite replaces them)"
+    kept = f"; {len(there)} outputs already there would be {action}" if there else ""
+    console.print(f"dry run: {len(todo)} images to colorize{kept}", markup=False)
+    for job in todo[:shown]:
+        console.print(f"  {job.src} -> {job.dst}", markup=False)
+    if len(todo) > shown:
+        console.print(f"  ... and {len(todo) - shown} more", markup=False)
+    if ignored:
+        console.print(f"note {describe_ignored(ignored)}", markup=False)
+
+
+def _summary(counts: dict[str, int], failures: list[str],
+             notes: dict[str, list[Path]]) -> None:
     table = Table(title="colorize folder", show_header=True)
     for key in ("done", "skipped", "failed"):
         table.add_column(key, justify="right")
     table.add_row(*(str(counts[k]) for k in ("done", "skipped", "failed")))
     console.print(table)
-    for note in notes:
-        console.print(Text.assemble(("note ", "yellow"), note), soft_wrap=True)
+    for note, paths in notes.items():
+        # the same note on many images (a folder of phone photos in Display P3) is one line
+        if len(paths) <= NOTE_PATHS:
+            lines = [f"{path}: {note}" for path in paths]
+        else:
+            lines = [f"{len(paths)} images ({', '.join(map(str, paths[:NOTE_PATHS - 1]))}, "
+                     f"...): {note}"]
+        for line in lines:
+            console.print(Text.assemble(("note ", "yellow"), line), soft_wrap=True)
     for reason in failures:
         console.print(Text.assemble(("failed ", "red"), reason), soft_wrap=True)
 
 
 def image_command(
     src: Path = typer.Argument(..., help="Input image."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output image path."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Output image path, or an existing folder to write the "
+                                  "input's name into."),
     model: str = ModelOpt,
     fmt: str = FormatOpt,
     size: int = SizeOpt,
@@ -175,32 +229,44 @@ def image_command(
     import numpy as np
 
     from colorize.core.batch import Job, run_jobs
+    from colorize.core.imageio import written_as
 
     existing_path(src, "input image")
+    if src.is_dir():
+        fail(f"{src} is a folder (use `colorize folder`)")
     fmt = _check_format(fmt)
+    if out.is_dir():
+        out = out / written_as(Path(src.name))  # like cp: into the folder, same name
     dst = out.with_suffix(FORMAT_SUFFIX[fmt]) if fmt else out
     if dst.suffix.lower() not in IMAGE_SUFFIXES:
         fail(f"cannot write {dst}: the output must end in one of "
              f"{', '.join(sorted(IMAGE_SUFFIXES))} (or pass --format)")
-    if dst.exists() and not overwrite:
-        fail(f"{dst} exists; pass --overwrite to replace it", code=1)
+    if same_file(src, dst):
+        fail(f"{dst} is the input; the output needs another name")
+    if samples > 1:
+        names = [dst.with_name(f"{dst.stem}_{i + 1}{dst.suffix}") for i in range(samples)]
+    else:
+        names = [dst]
+    taken = [p for p in names if p.exists()]
+    if taken and not overwrite:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        fail(f"{taken[0]} exists{more}; pass --overwrite to replace it", code=1)
     colorizer = _colorizer(model, device, threads, tta)
     if (samples > 1 or seed is not None) and "z" not in colorizer.extra_inputs:
         fail(f"model {colorizer.meta.name!r} has no latent input; --samples/--seed need "
              "unet-vae")
-    jobs, zs = [Job(src, dst)], [None]
+    jobs, zs = [Job(src, name) for name in names], [None]
     if samples > 1 or seed is not None:
         dim = int(colorizer.meta.extra_inputs.get("z", {}).get("dim", 8))
         rng = np.random.default_rng(seed)
         zs = [rng.standard_normal((1, dim)).astype(np.float32) for _ in range(samples)]
-        if samples > 1:
-            jobs = [Job(src, dst.with_name(f"{dst.stem}_{i + 1}{dst.suffix}"))
-                    for i in range(samples)]
     for job, z in zip(jobs, zs, strict=True):
         settings = Settings(size=size, saturation=saturation, z=z)
         (result,) = run_jobs([job], colorizer, settings, overwrite, max_pixels, quality)
         if result.status == "failed":
             fail(result.reason, code=1)
+        if result.status == "skipped":  # it appeared while the model loaded
+            fail(f"{job.dst} exists; pass --overwrite to replace it", code=1)
         if result.reason:
             console.print(f"note: {result.reason}", markup=False)
         console.print(f"wrote {job.dst}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
@@ -33,27 +35,64 @@ class RateColumn(ProgressColumn):
         return Text(f"{rate:.1f} {self.unit}/s")
 
 
-def make_progress(console: Console, unit: str) -> Progress:
-    return Progress(
+# where the output is not a terminal (nohup, a log file, a CI job) the bar is drawn only at
+# the end: a plain line this often instead says how far a long run has got
+LOG_EVERY_S = 30.0
+
+
+class LoggedProgress(Progress):
+    """A Progress that, off a terminal, prints a plain line per task every LOG_EVERY_S."""
+
+    def __init__(self, *columns: Any, unit: str, log: bool, **kwargs: Any):
+        super().__init__(*columns, **kwargs)
+        self.unit = unit
+        self.log = log and not self.console.is_terminal
+        self._logged: dict[Any, float] = {}
+
+    def update(self, task_id: Any, **kwargs: Any) -> None:
+        super().update(task_id, **kwargs)
+        if not self.log:
+            return
+        task = self._tasks[task_id]
+        now = time.monotonic()
+        if now - self._logged.setdefault(task_id, now) < LOG_EVERY_S:
+            return
+        self._logged[task_id] = now
+        total = f"/{task.total:.0f}" if task.total is not None else ""
+        rate = task.fields.get("rate") or (task.completed / task.elapsed if task.elapsed else 0)
+        left = task.time_remaining
+        eta = f", ETA {timedelta(seconds=round(left))}" if left is not None else ""
+        info = task.fields.get("info", "")
+        self.console.print(f"{task.description} {task.completed:.0f}{total} {self.unit}, "
+                           f"{rate:.1f} {self.unit}/s, elapsed "
+                           f"{timedelta(seconds=round(task.elapsed or 0))}{eta} {info}".rstrip(),
+                           markup=False, highlight=False)
+
+
+def make_progress(console: Console, unit: str, log: bool = True) -> Progress:
+    return LoggedProgress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         RateColumn(unit), TimeElapsedColumn(),
         TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-        console=console, transient=False,
+        console=console, transient=False, unit=unit, log=log,
     )
 
 
 class TrainProgress:
     def __init__(self, console: Console):
         self.console = console
-        self.progress = make_progress(console, "img")
+        self.progress = make_progress(console, "img", log=False)  # logs its own lines
         self.task = None
+        self.live = False
 
     def __enter__(self) -> TrainProgress:
-        self.progress.__enter__()
+        # the live bar starts with the first step: a run that fails while it loads its data
+        # prints its one error line, not an empty bar's blank line ahead of it
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
+        if self.live:
+            self.progress.__exit__(*exc)
 
     def update(self, event: dict[str, Any]) -> None:
         kind = event["event"]
@@ -61,6 +100,8 @@ class TrainProgress:
             self.console.print(f"data: {event['train']} train / {event['val']} val images")
         elif kind == "step":
             if self.task is None:
+                self.progress.start()
+                self.live = True
                 self.task = self.progress.add_task("train", total=event["total"], rate=0.0,
                                                    info="", completed=event["step"] - 1)
             info = f"epoch {event['epoch']} loss {event['loss']:.4f}"
