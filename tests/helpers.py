@@ -144,6 +144,45 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
     return {"pts": pts_list}
 
 
+def add_subtitles(src: Path, dst: Path, cues: list[tuple[float, float, str]],
+                  chapters: list[tuple[float, float, str]] = ()) -> None:
+    """src's streams remuxed into dst with an SRT subtitle stream (cues: start s, end s,
+    text; read through FFmpeg's own SRT demuxer) and chapters (start s, end s, title)."""
+    from fractions import Fraction
+
+    import av
+
+    def stamp(t: float) -> str:
+        ms = int(round(t * 1000))
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    srt = dst.with_suffix(".srt")
+    srt.write_text("".join(f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n\n"
+                           for i, (a, b, text) in enumerate(cues, 1)), encoding="utf-8")
+    with av.open(str(src)) as a, av.open(str(srt)) as b, av.open(str(dst), "w") as out:
+        mapping = {s: out.add_stream_from_template(s) for s in (*a.streams, *b.streams)}
+        ms = Fraction(1, 1000)
+        out.set_chapters([{"id": i, "start": int(x * 1000), "end": int(y * 1000),
+                           "time_base": ms, "metadata": {"title": title}}
+                          for i, (x, y, title) in enumerate(chapters, 1)])
+        for container in (a, b):
+            for packet in container.demux():
+                if packet.dts is None and packet.pts is None:
+                    continue
+                packet.stream = mapping[packet.stream]
+                out.mux(packet)
+    srt.unlink()
+
+
+def subtitles_of(path: Path) -> list[tuple[float, str]]:
+    """(start s, text) of every subtitle packet in a file."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [(round(float(p.pts * p.time_base), 3), bytes(p).decode("utf-8"))
+                for s in c.streams.subtitles for p in c.demux(s) if p.size]
+
+
 def _luma(frame) -> np.ndarray:
     from colorize.core.video import _plane_array
 

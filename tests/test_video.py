@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from colorize.cli.app import app
 from colorize.core.color import gray_to_l, lab_to_rgb
 from colorize.core.smoothing import Smoother, SmootherConfig, spread_of
 from colorize.core.video import ChromaMaker, area_shrink
-from tests.helpers import make_clip, probe
+from tests.helpers import add_subtitles, make_clip, probe, subtitles_of
 
 runner = CliRunner()
 LOSSLESS = ["--crf", "0", "--preset", "ultrafast"]
@@ -89,13 +91,55 @@ def test_mp3_audio_is_copied_not_transcoded(tmp_path, tiny_model):
     assert b["audio_codecs"] == ["mp3"] and b["audio_packets"] == a["audio_packets"] > 0
 
 
-def test_subtitles_dropped_with_note(tmp_path, tiny_model):
+def test_subtitles_a_container_cannot_hold_are_dropped_with_a_note(tmp_path, tiny_model):
     src = tmp_path / "subs.mkv"
-    make_clip(src, frames=8, audio=None, subtitle=True)
+    make_clip(src, frames=8, audio=None, subtitle=True)  # an ASS stream: MP4 holds none
+    dst = tmp_path / "out.mp4"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert re.search(r"dropped subtitle stream #1 \(\w+\): a mp4 file cannot hold it; \.mkv "
+                     r"keeps it", " ".join(r.output.split()))
+    assert probe(dst)["subtitles"] == 0
+
+
+def _chapters(path):
+    with av.open(str(path)) as c:
+        return [(round(float(ch["start"] * ch["time_base"]), 3),
+                 round(float(ch["end"] * ch["time_base"]), 3), ch["metadata"].get("title"))
+                for ch in c.chapters()]
+
+
+def test_subtitles_and_chapters_kept_and_cut_with_the_segment(tmp_path, tiny_model):
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=24)  # a frame every 41 ms, AAC audio
+    src = tmp_path / "film.mkv"
+    add_subtitles(clip, src, [(0.0, 0.3, "first line"), (0.5, 0.9, "second line")],
+                  chapters=[(0.0, 0.5, "opening"), (0.5, 0.984, "ending")])
+    cues, marks = subtitles_of(src), _chapters(src)
+    assert [c[1] for c in cues] == ["first line", "second line"] and len(marks) == 2
     dst = tmp_path / "out.mkv"
     r = run_video(src, dst, tiny_model)
     assert r.exit_code == 0, r.output
-    assert "dropped subtitle" in r.output and probe(dst)["subtitles"] == 0
+    assert "2 subtitles, 2 chapters" in r.output and "dropped" not in r.output
+    assert subtitles_of(dst) == cues and _chapters(dst) == marks
+    assert probe(dst)["audio_packets"] > 0
+
+    # a segment: its first frame becomes time 0, and the cues and chapters move with it
+    part = tmp_path / "part.mkv"
+    r = run_video(src, part, tiny_model, "--start", "0.45", "--end", "0.8")
+    assert r.exit_code == 0, r.output
+    a = probe(src)
+    t0 = min(t for t in (float(p * a["time_base"]) for p in a["pts"]) if t >= 0.45)
+    assert subtitles_of(part) == [(round(cues[1][0] - t0, 3), "second line")]
+    cut = round(marks[1][0] - t0, 3)
+    assert _chapters(part) == [(0.0, cut, "opening"), (cut, round(0.8 - t0, 3), "ending")]
+
+    # MP4 holds chapters, and no SRT text: dropped with a note naming the way to keep it
+    mp4 = tmp_path / "out.mp4"
+    r = run_video(src, mp4, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "a mp4 file cannot hold it; .mkv keeps it" in " ".join(r.output.split())
+    assert subtitles_of(mp4) == [] and [c[2] for c in _chapters(mp4)] == ["opening", "ending"]
 
 
 def test_bad_inputs_clear_errors_and_no_output(tmp_path, tiny_model):

@@ -8,7 +8,9 @@ whole file is complete.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import io
 import os
 import queue
 import threading
@@ -70,6 +72,8 @@ class VideoOptions:
 class VideoReport:
     frames: int = 0
     audio_packets: int = 0
+    subtitle_packets: int = 0
+    chapters: int = 0
     cuts: int = 0
     notes: list[str] = field(default_factory=list)
     stage_s: dict[str, float] = field(default_factory=dict)
@@ -86,6 +90,30 @@ def _ycbcr_coeffs(colorspace: str, height: int) -> tuple[float, float]:
     if "709" in name or ("unspecified" in name or name in ("", "none")) and height >= 720:
         return 0.2126, 0.0722
     return 0.299, 0.114
+
+
+@functools.cache
+def _holds(fmt: str) -> frozenset[str]:
+    """The codecs a container format can hold, as FFmpeg's muxer answers."""
+    with av.open(io.BytesIO(), "w", format=fmt) as c:
+        return frozenset(c.supported_codecs)
+
+
+def segment_chapters(chapters: list[dict], start_s: float, end_s: float | None) -> list[dict]:
+    """The source's chapters for the part written: those that overlap [start_s, end_s),
+    clipped to it and moved so that the part starts at 0 (all of them when the whole video
+    is written)."""
+    kept = []
+    for ch in chapters:
+        tb = ch["time_base"]
+        a, b = float(ch["start"] * tb) - start_s, float(ch["end"] * tb) - start_s
+        stop = None if end_s is None else end_s - start_s
+        if b <= 0 or (stop is not None and a >= stop):
+            continue
+        a, b = max(a, 0.0), b if stop is None else min(b, stop)
+        kept.append({**ch, "id": len(kept) + 1, "start": int(round(a / tb)),
+                     "end": int(round(b / tb))})
+    return kept
 
 
 def main_video_stream(container, src: Path | str):
@@ -263,12 +291,14 @@ class PtsOrder:
 
 
 class _Reader(threading.Thread):
-    """Demux and decode; video frames and audio packets go to the queue in order."""
+    """Demux and decode; video frames and the packets copied as they are (audio, subtitles)
+    go to the queue in order."""
 
     def __init__(self, container, vstream, astreams, out_q: queue.Queue, start: float | None,
-                 end: float | None, transcode: set[int]):
+                 end: float | None, transcode: set[int], substreams=()):
         super().__init__(name="colorize-decode", daemon=True)
         self.container, self.vstream, self.astreams = container, vstream, astreams
+        self.substreams = list(substreams)
         self.q, self.start_t, self.end_t = out_q, start, end
         self.transcode = transcode
         self.stop = threading.Event()
@@ -304,10 +334,15 @@ class _Reader(threading.Thread):
         return self.end_t is None or t < self.end_t - 1e-6
 
     def _run(self) -> None:
-        streams = [self.vstream, *self.astreams]
+        streams = [self.vstream, *self.astreams, *self.substreams]
         for packet in self.container.demux(streams):
             if self.stop.is_set():
                 return
+            if packet.stream.type == "subtitle":
+                if packet.size and packet.pts is not None and self._in_range(
+                        float(packet.pts * packet.time_base)):
+                    self._put(("packet", packet))
+                continue
             if packet.stream.type == "audio":
                 if packet.dts is None:
                     continue
@@ -318,7 +353,7 @@ class _Reader(threading.Thread):
                     for frame in packet.decode():
                         self._put(("audio_frame", _AudioFrame(packet.stream.index, frame)))
                 else:
-                    self._put(("audio", packet))
+                    self._put(("packet", packet))
                 continue
             tic = time.perf_counter()
             try:
@@ -358,16 +393,18 @@ class _Reader(threading.Thread):
 
 
 class _Writer(threading.Thread):
-    """Encode video frames and mux everything, in the order given."""
+    """Encode video frames and mux everything, in the order given. ``copy_map`` maps an
+    input stream index to its output stream: audio (copied or transcoded) and subtitles."""
 
-    def __init__(self, container, vout, audio_map, transcode: set[int], in_q: queue.Queue):
+    def __init__(self, container, vout, copy_map, transcode: set[int], in_q: queue.Queue):
         super().__init__(name="colorize-encode", daemon=True)
-        self.container, self.vout, self.audio_map, self.q = container, vout, audio_map, in_q
+        self.container, self.vout, self.copy_map, self.q = container, vout, copy_map, in_q
         self.transcode = transcode
         self.shift_s = 0.0  # --start: timestamps are moved so the segment starts at 0
         self.error: BaseException | None = None
         self.encode_s = 0.0
         self.audio_packets = 0
+        self.subtitle_packets = 0
         self.frames = 0
 
     def run(self) -> None:
@@ -380,8 +417,9 @@ class _Writer(threading.Thread):
                         self.container.mux(packet)
                     self.encode_s += time.perf_counter() - tic
                     self.frames += 1
-                elif kind == "audio":
-                    out_stream = self.audio_map[obj.stream.index]
+                elif kind == "packet":
+                    out_stream = self.copy_map[obj.stream.index]
+                    audio = obj.stream.type == "audio"
                     if self.shift_s:
                         off = int(round(self.shift_s / obj.time_base))
                         if obj.pts is None or obj.pts - off < 0:
@@ -390,9 +428,12 @@ class _Writer(threading.Thread):
                         obj.dts = obj.dts - off if obj.dts is not None else None
                     obj.stream = out_stream
                     self.container.mux(obj)
-                    self.audio_packets += 1
+                    if audio:
+                        self.audio_packets += 1
+                    else:
+                        self.subtitle_packets += 1
                 elif kind == "audio_frame":
-                    stream = self.audio_map[obj.index]
+                    stream = self.copy_map[obj.index]
                     frame = obj.frame
                     frame.pts = None
                     for packet in stream.encode(frame):
@@ -401,7 +442,7 @@ class _Writer(threading.Thread):
             for packet in self.vout.encode(None):
                 self.container.mux(packet)
             for index in self.transcode:
-                for packet in self.audio_map[index].encode(None):
+                for packet in self.copy_map[index].encode(None):
                     self.container.mux(packet)
                     self.audio_packets += 1
         except BaseException as exc:
@@ -464,7 +505,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             raise VideoError(f"{dst}: unsupported output container {dst.suffix!r} "
                              f"(use {', '.join(sorted(FORMAT_FOR_SUFFIX))})")
         for s in inp.streams:
-            if s.type in ("subtitle", "data", "attachment"):
+            if s.type in ("data", "attachment"):
                 report.notes.append(f"dropped {s.type} stream #{s.index}")
             elif s.type == "video" and s is not vin:
                 cc = s.codec_context
@@ -557,6 +598,17 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                 transcode.add(a.index)
                 report.notes.append(f"audio #{a.index} ({name}) cannot be copied into "
                                     f"{fmt}: transcoded to AAC")
+        subs = []
+        for t in inp.streams.subtitles:
+            name = t.codec_context.name
+            if name in out.supported_codecs:
+                audio_map[t.index] = out.add_stream_from_template(t)
+                subs.append(t)
+            else:
+                hint = ("; .mkv keeps it" if fmt != "matroska"
+                        and name in _holds("matroska") else "")
+                report.notes.append(f"dropped subtitle stream #{t.index} ({name}): a {fmt} "
+                                    f"file cannot hold it{hint}")
         if opts.start:
             inp.seek(int(opts.start / vin.time_base), stream=vin, backward=True)
         total = vin.frames or None
@@ -565,7 +617,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         q_in: queue.Queue = queue.Queue(maxsize=opts.queue_size)
         q_out: queue.Queue = queue.Queue(maxsize=opts.queue_size)
         reader = _Reader(inp, vin, list(inp.streams.audio), q_in, opts.start, opts.end,
-                         transcode)
+                         transcode, subs)
         reader.start()
         smoother = Smoother(opts.smoothing)
         kr, kb = _ycbcr_coeffs(str(vin.codec_context.colorspace), height)
@@ -585,6 +637,10 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if opts.start:
                 state["shift"] = first.pts
                 w.shift_s = float(first.pts * first.time_base)
+            marks = segment_chapters(inp.chapters(), w.shift_s, opts.end)
+            if marks:  # before the header is written, with the first packet
+                out.set_chapters(marks)
+                report.chapters = len(marks)
             w.start()
             return w
 
@@ -665,7 +721,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                     for item in pending_audio:
                         q_fin.put(item)
                     pending_audio.clear()
-            elif kind in ("audio", "audio_frame"):
+            elif kind in ("packet", "audio_frame"):
                 item = (kind, obj)
                 (q_fin.put(item) if state["writer"] else pending_audio.append(item))
         flush()
@@ -691,6 +747,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         out = None
         os.replace(tmp, dst)
         report.audio_packets = writer.audio_packets
+        report.subtitle_packets = writer.subtitle_packets
         if reader.order.reordered:
             report.notes.append(f"{reader.order.reordered} frames came out of the decoder with "
                                 "out-of-order pts (pts written as dts in the source): "
