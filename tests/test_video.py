@@ -701,3 +701,85 @@ def test_eval_refuses_what_has_no_colour_truth_and_says_why(tmp_path, tiny_model
     r = runner.invoke(app, ["eval", "--model", str(tiny_model), "--data", str(photos)])
     assert r.exit_code == 1
     assert "no image could be evaluated:" in r.output and "gray image, no colour truth" in r.output
+
+
+def test_timecodes_move_with_the_segment_and_drop_frame_ones_are_not_guessed():
+    from fractions import Fraction
+
+    from colorize.core.video import shift_timecode
+
+    assert shift_timecode("01:00:00:00", 0.2, Fraction(25)) == "01:00:00:05"
+    assert shift_timecode("00:59:59:24", 2.0, Fraction(25)) == "01:00:01:24"
+    assert shift_timecode("23:59:59:23", 1 / 24, Fraction(24)) == "00:00:00:00"
+    # 29.97 counts 30 frames a second: 6 s of it is 180 frames, 6 s of codes
+    assert shift_timecode("10:00:00:00", 6.006, Fraction(30000, 1001)) == "10:00:06:00"
+    assert shift_timecode("01:00:00;00", 1.0, Fraction(30000, 1001)) is None
+    assert shift_timecode("reel 4", 1.0, Fraction(25)) is None
+
+
+def _film_with_tags(path, rate, timecode):
+    with av.open(str(path), "w") as c:
+        c.metadata["title"] = "Holiday 1962"
+        v = c.add_stream("libx264", rate=rate)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.options = {"qp": "0", "preset": "ultrafast"}
+        v.metadata["timecode"] = timecode
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        a.metadata["language"] = "fra"
+        for i in range(12):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[..., 0], img[..., 2] = 20 * i, 200 - 10 * i
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+        samples = np.zeros((1, 8000), np.float32)
+        af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        af.sample_rate, af.pts = 16000, 0
+        for p in [*a.encode(af), *a.encode(None)]:
+            c.mux(p)
+
+
+def _tags(path):
+    with av.open(str(path)) as c:
+        lower = lambda d: {k.lower(): v for k, v in d.items()}  # noqa: E731  MKV: upper case
+        return lower(c.metadata), [(s.type, lower(s.metadata)) for s in c.streams]
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_titles_languages_and_the_timecode_kept(tmp_path, tiny_model, suffix):
+    src = tmp_path / "film.mov"
+    _film_with_tags(src, 25, "01:00:00:00")
+    dst = tmp_path / f"out{suffix}"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "dropped" not in r.output  # the source's timecode track rides on the video's tags
+    top, streams = _tags(dst)
+    assert top["title"] == "Holiday 1962"
+    kinds = dict((t, m) for t, m in reversed(streams))
+    assert kinds["video"]["timecode"] == "01:00:00:00" and kinds["audio"]["language"] == "fra"
+    assert ("data" in kinds) == (suffix == ".mov")  # MOV writes a timecode track from it
+
+    part = tmp_path / f"part{suffix}"
+    r = run_video(src, part, tiny_model, "--start", "0.2")  # 5 frames in at 25 fps
+    assert r.exit_code == 0, r.output
+    assert dict(_tags(part)[1])["video"]["timecode"] == "01:00:00:05"
+
+
+def test_a_timecode_a_timecode_track_cannot_carry_is_left_out_not_the_film(tmp_path,
+                                                                          tiny_model):
+    src = tmp_path / "fast.mkv"
+    _film_with_tags(src, 1000, "01:00:00:00")  # a frame a millisecond: 1000 fps
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].average_rate == 1000
+    dst = tmp_path / "out.mov"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "timecode 01:00:00:00 left out: a timecode track cannot run at 1000 fps" in r.output
+    assert "timecode" not in dict(_tags(dst)[1])["video"]
+    r = run_video(src, tmp_path / "out.mkv", tiny_model)  # a Matroska tag has no such limit
+    assert r.exit_code == 0 and "left out" not in r.output
+    assert dict(_tags(tmp_path / "out.mkv")[1])["video"]["timecode"] == "01:00:00:00"

@@ -13,6 +13,7 @@ import heapq
 import io
 import os
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -90,6 +91,58 @@ def _ycbcr_coeffs(colorspace: str, height: int) -> tuple[float, float]:
     if "709" in name or ("unspecified" in name or name in ("", "none")) and height >= 720:
         return 0.2126, 0.0722
     return 0.299, 0.114
+
+
+# tags a muxer writes itself (Matroska's per-stream statistics, MP4 brands and handlers),
+# or that describe the source file's encoding rather than its content
+_OWN_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes",
+             "_statistics_writing_app", "_statistics_writing_date_utc", "_statistics_tags",
+             "handler_name", "vendor_id", "major_brand", "minor_version", "compatible_brands"}
+
+
+def copy_tags(source, target, offset_s: float, rate: Fraction,
+              track_rate: Fraction | None = None) -> str | None:
+    """Copy a file's or stream's tags (title, language, creation date, timecode, ...). A
+    timecode moves by ``offset_s`` of video at ``rate`` when a later part is written
+    (--start). ``track_rate``: the output's frame rate where the muxer turns a timecode tag
+    into a timecode track (MOV/MP4), which FFmpeg refuses, at the end of the file, above 255
+    frames per second or for drop-frame at other than 30 or 60. A timecode that cannot be
+    kept is left out, with the note this returns."""
+    note = None
+    for key, value in source.items():
+        name = key.lower()
+        if name in _OWN_TAGS:
+            continue
+        if name == "timecode":
+            why = None
+            if abs(offset_s) > 1e-6:
+                moved = shift_timecode(value, offset_s, rate)
+                why = None if moved else "it cannot be moved to the segment's start here"
+                value = moved or value
+            if not why and track_rate is not None:
+                fps = round(float(track_rate))
+                if not 0 < fps <= 255 or (";" in value and fps not in (30, 60)):
+                    why = f"a timecode track cannot run at {float(track_rate):.4g} fps"
+            if why:
+                note = f"timecode {source[key]} left out: {why}"
+                continue
+        target[key] = value
+    return note
+
+
+def shift_timecode(code: str, seconds: float, rate: Fraction) -> str | None:
+    """A non-drop-frame SMPTE timecode HH:MM:SS:FF moved by ``seconds`` of video at ``rate``
+    frames per second (counted at the nominal whole rate, 30 for 29.97); None for drop-frame
+    (HH:MM:SS;FF) and unknown forms."""
+    m = re.fullmatch(r"(\d{1,2}):(\d\d):(\d\d)([:.])(\d\d)", code.strip())
+    base = max(1, round(float(rate)))
+    if not m:
+        return None
+    h, mi, sec, sep, ff = int(m[1]), int(m[2]), int(m[3]), m[4], int(m[5])
+    frames = ((h * 60 + mi) * 60 + sec) * base + ff + round(seconds * float(rate))
+    frames %= 24 * 3600 * base
+    total, ff = divmod(frames, base)
+    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}{sep}{ff:02d}"
 
 
 @functools.cache
@@ -506,16 +559,16 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                              f"(use {', '.join(sorted(FORMAT_FOR_SUFFIX))})")
         for s in inp.streams:
             if s.type in ("data", "attachment"):
-                report.notes.append(f"dropped {s.type} stream #{s.index}")
+                if not any(k.lower() == "timecode" for k in s.metadata):
+                    # a QuickTime timecode track: its timecode also rides on the video
+                    # stream's tags, and MOV/MP4 output writes the track again from those
+                    report.notes.append(f"dropped {s.type} stream #{s.index}")
             elif s.type == "video" and s is not vin:
                 cc = s.codec_context
                 report.notes.append(f"dropped video stream #{s.index} ({cc.name} {cc.width}x"
                                     f"{cc.height}); colorized #{vin.index}")
         tmp.parent.mkdir(parents=True, exist_ok=True)
         out = av.open(str(tmp), "w", format=fmt)
-        out.metadata.update({k: v for k, v in inp.metadata.items()
-                             if k.lower() not in ("encoder", "major_brand", "minor_version",
-                                                  "compatible_brands")})
         width, height = vin.codec_context.width, vin.codec_context.height
         odd = width % 2 or height % 2
         in_fmt = vin.codec_context.pix_fmt or "yuv420p"
@@ -637,6 +690,16 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if opts.start:
                 state["shift"] = first.pts
                 w.shift_s = float(first.pts * first.time_base)
+            # the tags of the file and of each stream kept (titles, languages, dates,
+            # timecode), set like the chapters before the header is written
+            start_s = float(vin.start_time * vin.time_base) if vin.start_time else 0.0
+            rate_tc = rate if fmt in ("mp4", "mov") else None
+            pairs = [(inp.metadata, out.metadata), (vin.metadata, vout.metadata)]
+            pairs += [(inp.streams[i].metadata, o.metadata) for i, o in audio_map.items()]
+            for source, target in pairs:
+                note = copy_tags(source, target, w.shift_s - start_s, rate, rate_tc)
+                if note and note not in report.notes:
+                    report.notes.append(note)
             marks = segment_chapters(inp.chapters(), w.shift_s, opts.end)
             if marks:  # before the header is written, with the first packet
                 out.set_chapters(marks)
