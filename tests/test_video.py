@@ -727,15 +727,10 @@ def _film_with_tags(path, rate, timecode):
         a = c.add_stream("aac", rate=16000)
         a.layout = "mono"
         a.metadata["language"] = "fra"
-        for i in range(12):
-            img = np.zeros((48, 64, 3), np.uint8)
+        images = [np.zeros((48, 64, 3), np.uint8) for _ in range(12)]
+        for i, img in enumerate(images):
             img[..., 0], img[..., 2] = 20 * i, 200 - 10 * i
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode(None):
-            c.mux(p)
+        _encode(c, v, images)
         samples = np.zeros((1, 8000), np.float32)
         af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
         af.sample_rate, af.pts = 16000, 0
