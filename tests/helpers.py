@@ -183,6 +183,36 @@ def subtitles_of(path: Path) -> list[tuple[float, str]]:
                 for s in c.streams.subtitles for p in c.demux(s) if p.size]
 
 
+def dpx_luma10(path: Path, codes: np.ndarray, transfer: int = 1, big_endian: bool = True
+               ) -> None:
+    """A luma-only 10-bit DPX as film scanners write it, built by hand (FFmpeg writes no such
+    file): codes (H, W) in 0-1023, three to a 32-bit word (packing method A, two padding
+    bits at the bottom; the first datum in the lowest bits, the order FFmpeg's decoder
+    reads luma-only words in), transfer characteristic ``transfer`` (1 printing density,
+    3 logarithmic, 6 Rec. 709, ...)."""
+    import struct
+
+    h, w = codes.shape
+    assert w % 3 == 0, "three samples to a word, rows of whole words"
+    order = ">" if big_endian else "<"
+    offset = 2048
+    flat = codes.astype(np.uint32).reshape(-1, 3)
+    words = (flat[:, 2] << 22) | (flat[:, 1] << 12) | (flat[:, 0] << 2)
+    data = words.astype(order + "u4").tobytes()
+    head = bytearray(offset)
+    head[0:4] = b"SDPX" if big_endian else b"XPDS"
+    struct.pack_into(order + "I", head, 4, offset)
+    head[8:12] = b"V2.0"
+    struct.pack_into(order + "I", head, 16, offset + len(data))
+    struct.pack_into(order + "III", head, 24, 1664, 384, 0)  # generic, industry, user
+    struct.pack_into(order + "HHII", head, 768, 0, 1, w, h)  # orientation, elements, size
+    struct.pack_into(order + "I", head, 780, 0)  # unsigned
+    struct.pack_into(order + "IfIf", head, 784, 0, 0.0, 1023, 2.048)
+    head[800:804] = bytes([6, transfer, transfer, 10])  # luma, transfer, colorimetric, bits
+    struct.pack_into(order + "HHI", head, 804, 1, 0, offset)  # method A, no RLE, data offset
+    path.write_bytes(bytes(head) + data)
+
+
 def _luma(frame) -> np.ndarray:
     from colorize.core.video import _plane_array
 

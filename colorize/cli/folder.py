@@ -30,8 +30,8 @@ from colorize.core.imageio import DEFAULT_MAX_PIXELS, FORMAT_SUFFIX, IMAGE_SUFFI
 from colorize.core.pipeline import Settings
 
 FormatOpt = typer.Option(None, "--format",
-                         help="Output format (png, jpg, tif, bmp, webp). Default: the input's "
-                              "(PNG for JPEG 2000 inputs).")
+                         help="Output format (png, jpg, tif, bmp, webp, dpx). Default: the "
+                              "input's (PNG for JPEG 2000 inputs).")
 MaxPixelsOpt = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=0,
                             help="Refuse images with more pixels than this, before decoding "
                                  "(decompression-bomb guard; 0 = no limit).")

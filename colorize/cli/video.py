@@ -173,6 +173,7 @@ def frames_command(
     colorizer = with_tta(colorizer, tta)
     stop = interrupt_flag()
     failures = 0
+    notes: list[str] = []
     try:
         results = colorize_sequence(src, out, colorizer,
                                     SmootherConfig(smooth, smooth_strength, cut_threshold),
@@ -187,12 +188,16 @@ def frames_command(
                 if result.status == "failed":
                     failures += 1
                     console.print(f"failed {result.reason}", markup=False)
+                elif result.reason and result.reason not in notes:
+                    notes.append(result.reason)  # said once for the sequence, at the end
                 if stop.is_set():
                     break
     except KeyboardInterrupt:
         stop.set()
     except ColorizeError as exc:
         fail(str(exc), code=1)
+    for note in notes:
+        console.print(f"note: {note}", markup=False)
     if stop.is_set():
         fail("interrupted; finished frames are kept, re-run to continue", code=130)
     raise typer.Exit(1 if failures else 0)

@@ -85,7 +85,7 @@ def _same_path(a: Path, b: Path) -> bool:
 OTHER_IMAGE_SUFFIXES = {
     ".heic", ".heif", ".psd", ".psb", ".xcf", ".dng", ".cr2", ".cr3", ".crw", ".nef",
     ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf", ".pef", ".srw", ".x3f", ".rwl",
-    ".iiq", ".3fr", ".jxl", ".jxr", ".wdp", ".exr", ".hdr", ".dpx", ".cin", ".tga", ".pcx",
+    ".iiq", ".3fr", ".jxl", ".jxr", ".wdp", ".exr", ".hdr", ".cin", ".tga", ".pcx",
     ".ico", ".svg", ".djvu", ".pdf", ".eps", ".jpe", ".jps", ".mpo", ".apng", ".qoi",
 }
 
@@ -244,6 +244,8 @@ def _colorize_job(job: Job, picture: Picture, colorizer: Colorizer, settings: Se
                          f"output, --format tif, keeps every page)")
         else:  # an animated WebP, say
             notes.append(f"{picture.pages} frames; only the first was colorized")
+    if picture.note:
+        notes.append(picture.note)
     if picture.profile:
         notes.append(f"read through its colour profile ({picture.profile}) and written as "
                      f"sRGB")

@@ -27,7 +27,7 @@ class FrameResult:
     path: Path
     status: str
     total: int
-    reason: str = ""
+    reason: str = ""  # why it failed, or how a done frame was read (a note)
 
 
 def frame_order(path: Path) -> tuple:
@@ -73,4 +73,4 @@ def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
             continue
         rgb = merge(light, ab, 1.0)
         write_atomic(out, encode_picture(rgb, pic.alpha, pic.depth, out.suffix, meta=pic.meta)[0])
-        yield FrameResult(path, "done", len(files))
+        yield FrameResult(path, "done", len(files), pic.note or "")

@@ -16,14 +16,15 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from colorize.core import dpx
 from colorize.core.errors import ImageReadError, ImageWriteError
 from colorize.core.icc import srgb_of
 from colorize.core.metadata import Metadata, encode, read_metadata, tiff_page
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".dpx"}
 FORMAT_SUFFIX = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif",
-                 "bmp": ".bmp", "webp": ".webp"}
-SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
+                 "bmp": ".bmp", "webp": ".webp", "dpx": ".dpx"}
+SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff", ".dpx"}
 # formats read but not written, and what is written in their place: JPEG 2000 (common in
 # library and archive collections), the PNM family (what scanner software such as SANE's
 # scanimage writes; 16-bit PGM included), GIF (old web scans; a colour GIF would have to
@@ -40,7 +41,7 @@ if HAS_HEIF:
 INPUT_SUFFIXES = IMAGE_SUFFIXES | set(READ_ONLY_SUFFIXES)
 # read through OpenCV first, which keeps 16-bit colour where Pillow reduces it to 8 bits
 _OPENCV_READ = SIXTEEN_BIT_SUFFIXES | {".jp2", ".pgm", ".ppm", ".pnm"}
-ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}
+ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp", ".dpx"}
 DEFAULT_MAX_PIXELS = 200_000_000
 
 # Pillow's own bomb guard is replaced by our limit, which is checked before decoding.
@@ -57,6 +58,7 @@ class Picture:
     pages: int = 1  # pages (frames) in the file; only the first is decoded
     meta: Metadata | None = None  # resolution, descriptive EXIF, RGB colour profile
     profile: str | None = None  # the embedded profile the pixels were converted to sRGB from
+    note: str | None = None  # how the reader took the codes, where the user should know
 
     @property
     def size(self) -> tuple[int, int]:
@@ -201,6 +203,8 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, page: int = 0) 
     """Decode an image file (its ``page``-th page or frame). Raises ImageReadError with a
     one-line reason on any failure."""
     path = Path(path)
+    if path.suffix.lower() == ".dpx":
+        return _read_dpx(path, max_pixels)
     if HAS_HEIF and path.suffix.lower() in HEIF_SUFFIXES:
         _heif_opener()
     try:
@@ -264,6 +268,27 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, page: int = 0) 
                    profile=profile)
 
 
+def _read_dpx(path: Path, max_pixels: int) -> Picture:
+    """A DPX film scan, through FFmpeg; its transfer and colorimetric codes ride along in the
+    metadata for a DPX output (colorize.core.dpx)."""
+    try:
+        data = path.read_bytes()
+        header = dpx.read_header(data)
+        _check_pixels(path, header.width, header.height, max_pixels)
+        color, alpha = dpx.decode(data)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError(path, "not enough memory to decode") from None
+    except Exception as exc:  # FFmpeg's errors, a short or damaged header
+        raise ImageReadError(path, f"cannot decode ({_short(exc)})") from None
+    del data
+    pixels, depth = _to_float(color)
+    return Picture(pixels=pixels, alpha=alpha, depth=depth,
+                   meta=Metadata(dpx=(header.transfer, header.colorimetric)),
+                   note=header.note)
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     return text[:160]
@@ -296,6 +321,13 @@ def encode_picture(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix
         raise ValueError(f"cannot write {suffix or 'a file without an extension'}: "
                          f"the output must end in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
     bgr = output_pixels(rgb, alpha, depth, suffix)
+    if suffix == ".dpx":
+        rgb_codes = bgr[..., 2::-1] if bgr.shape[2] >= 3 else bgr
+        lost = [k for k, had in (("EXIF", meta and meta.has_exif), ("ICC profile", meta and
+                                 meta.icc), ("XMP", meta and meta.xmp),
+                                 ("resolution", meta and meta.dpi)) if had]
+        return dpx.encode(rgb_codes, bgr[..., 3] if bgr.shape[2] == 4 else None,
+                          like=meta.dpx if meta is not None else None), lost
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]

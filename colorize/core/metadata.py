@@ -64,6 +64,7 @@ class Metadata:
     gps_ifd: dict[int, object] = field(default_factory=dict)
     icc: bytes | None = None  # an RGB ICC profile
     xmp: bytes | None = None  # the XMP packet (where DAM software keeps captions, keywords)
+    dpx: tuple[int, int] | None = None  # a DPX source's transfer and colorimetric codes
 
     @property
     def has_exif(self) -> bool:
