@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from machine import describe
 from onnx import TensorProto, helper
 
 
@@ -93,7 +94,7 @@ def main() -> None:
     for k, v in res.items():
         print(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}")
     if args.out:
-        args.out.write_text(json.dumps(res, indent=1))
+        args.out.write_text(json.dumps({**res, "machine": describe()}, indent=1))
 
 
 if __name__ == "__main__":

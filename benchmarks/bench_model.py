@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+from machine import describe
 from onnx import shape_inference
 
 from colorize.core.session import Colorizer
@@ -245,7 +245,7 @@ def main() -> None:
         rows = (compare_levels(paths, args.sizes[0], args.batches) if args.levels
                 else compare_tta(paths, args.sizes, args.batches))
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+        args.out.write_text(json.dumps({"machine": describe(),
                                         "onnxruntime": ort.__version__, "rows": rows},
                                        indent=1))
         print(f"wrote {args.out}")
@@ -285,7 +285,7 @@ def main() -> None:
                           f"{(f'{tsec / sec:.2f}x' if tsec else '-'):>10}"
                           f"{(f'{bsec * 1e3:.1f}' if bsec else '-'):>9}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+    args.out.write_text(json.dumps({"machine": describe(),
                                     "matmul_peak_gflops": peak, "rows": rows}, indent=1))
     print(f"wrote {args.out}")
 

@@ -30,6 +30,7 @@ import av
 import cv2
 import numpy as np
 from av.video.frame import PictureType
+from machine import describe
 
 from colorize.core.batch import Job, run_jobs
 from colorize.core.imageio import encode_image, read_image
@@ -300,6 +301,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    res["machine"] = describe()
     args.out.write_text(json.dumps(res, indent=1))
     print(f"wrote {args.out}")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import re
 import tempfile
 from collections import defaultdict
@@ -28,6 +27,7 @@ import numpy as np
 import onnx
 from bench_gpu import time_predict
 from bench_model import matmul_peak, node_flops
+from machine import describe
 
 from colorize.core.session import Colorizer
 
@@ -98,7 +98,7 @@ def profile(model: str, size: int, batch: int, threads: int, repeats: int) -> di
             "pct_peak_flop_nodes_only": 100 * total_flop / 1e9 / (flop_ms / 1e3) / peak,
             "node_ms_per_batch": node_ms, "rows": rows,
             "onnxruntime": __import__("onnxruntime").__version__,
-            "machine": platform.processor() or platform.machine()}
+            "machine": describe()}
 
 
 def main() -> None:
