@@ -37,7 +37,7 @@ from colorize.core.imageio import encode_image, read_image
 from colorize.core.pipeline import Settings, luminance_of, merge, working_light
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import SmootherConfig
-from colorize.core.video import VideoOptions, colorize_video
+from colorize.core.video import VideoOptions, colorize_video, repeatable
 
 
 def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float) -> int:
@@ -78,7 +78,8 @@ def transcode_only(src: Path, dst: Path, opts: VideoOptions, source_types: bool 
         s.width, s.height, s.pix_fmt = vin.codec_context.width, vin.codec_context.height, \
             "yuv420p"
         s.time_base = vin.time_base
-        s.options = {"crf": str(opts.crf), "preset": opts.preset}
+        s.options = repeatable(s.codec_context.name, {"crf": str(opts.crf),
+                                                      "preset": opts.preset})
         s.thread_type = "AUTO"
         for f in inp.decode(vin):
             if not source_types:

@@ -121,8 +121,8 @@ def test_defaults_flip_for_folder_and_image_off_for_video(tmp_path, tiny_model):
                                 "--smooth", "none", *extra])
         assert r.exit_code == 0, r.output
         frames[label] = _decoded(out)
-    # compared decoded, not byte for byte: libx264's AVX-512 kernels do not give the same
-    # bytes for the same frames on every run here (a code value or two either way)
+    # compared decoded, within a few code values, not byte for byte: what is tested here is
+    # the choice of passes, not the encoder's repeatability (test_video tests that)
     same = np.abs(frames["default"] - frames["off"])
     other = np.abs(frames["default"] - frames["flip"])
     assert same.max() <= 4 and other.max() >= 20

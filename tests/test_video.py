@@ -778,3 +778,31 @@ def test_a_timecode_a_timecode_track_cannot_carry_is_left_out_not_the_film(tmp_p
     r = run_video(src, tmp_path / "out.mkv", tiny_model)  # a Matroska tag has no such limit
     assert r.exit_code == 0 and "left out" not in r.output
     assert dict(_tags(tmp_path / "out.mkv")[1])["video"]["timecode"] == "01:00:00:00"
+
+
+def test_libx264_is_held_to_avx2_on_an_avx512_cpu(monkeypatch):
+    from colorize.core import video
+
+    monkeypatch.setattr(video, "_avx512", lambda: True)
+    assert video.repeatable("libx264", {"crf": "18"}) == {"crf": "18", "x264-params": "asm=avx2"}
+    assert video.repeatable("libx264", {"x264-params": "tff=1"})["x264-params"] == (
+        "tff=1:asm=avx2")
+    assert video.repeatable("libx265", {"crf": "18"}) == {"crf": "18"}
+    monkeypatch.setattr(video, "_avx512", lambda: False)
+    assert video.repeatable("libx264", {"crf": "18"}) == {"crf": "18"}
+
+
+def test_the_same_clip_gives_the_same_bytes_every_run(tmp_path, tiny_model):
+    # without the AVX2 hold, 20 runs of this on an AVX-512 machine gave 5 different files
+    from colorize.core.session import Colorizer
+    from colorize.core.video import VideoOptions, colorize_video
+
+    src = tmp_path / "clip.mp4"
+    make_clip(src, frames=6, audio=None)
+    model = Colorizer(str(tiny_model), device="cpu")
+    outs = set()
+    for i in range(6):
+        dst = tmp_path / f"out{i}.mp4"
+        colorize_video(src, dst, model, VideoOptions())
+        outs.add(dst.read_bytes())
+    assert len(outs) == 1
