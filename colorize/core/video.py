@@ -661,17 +661,17 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         if interlaced:
             vout.codec_context.field_order = vin.codec_context.field_order
         vout.thread_type = "AUTO"
-        audio_map: dict[int, av.stream.Stream] = {}
+        copy_map: dict[int, av.stream.Stream] = {}
         transcode: set[int] = set()
         allowed = AUDIO_COPY.get(fmt)
         for a in inp.streams.audio:
             name = a.codec_context.codec.canonical_name  # "mp3", not decoder "mp3float"
             if allowed is None or name in allowed:
-                audio_map[a.index] = out.add_stream_from_template(a)
+                copy_map[a.index] = out.add_stream_from_template(a)
             else:
                 stream = out.add_stream("aac", rate=a.codec_context.sample_rate)
                 stream.layout = a.codec_context.layout
-                audio_map[a.index] = stream
+                copy_map[a.index] = stream
                 transcode.add(a.index)
                 report.notes.append(f"audio #{a.index} ({name}) cannot be copied into "
                                     f"{fmt}: transcoded to AAC")
@@ -679,7 +679,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         for t in inp.streams.subtitles:
             name = t.codec_context.name
             if name in out.supported_codecs:
-                audio_map[t.index] = out.add_stream_from_template(t)
+                copy_map[t.index] = out.add_stream_from_template(t)
                 subs.append(t)
             else:
                 hint = ("; .mkv keeps it" if fmt != "matroska"
@@ -710,7 +710,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if rotation:
                 vout.set_display_rotation(rotation)
                 report.notes.append(f"rotation {rotation}° kept")
-            w = _Writer(out, vout, audio_map, transcode, q_out)
+            w = _Writer(out, vout, copy_map, transcode, q_out)
             if opts.start:
                 state["shift"] = first.pts
                 w.shift_s = float(first.pts * first.time_base)
@@ -719,7 +719,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             start_s = float(vin.start_time * vin.time_base) if vin.start_time else 0.0
             rate_tc = rate if fmt in ("mp4", "mov") else None
             pairs = [(inp.metadata, out.metadata), (vin.metadata, vout.metadata)]
-            pairs += [(inp.streams[i].metadata, o.metadata) for i, o in audio_map.items()]
+            pairs += [(inp.streams[i].metadata, o.metadata) for i, o in copy_map.items()]
             for source, target in pairs:
                 note = copy_tags(source, target, w.shift_s - start_s, rate, rate_tc)
                 if note and note not in report.notes:
