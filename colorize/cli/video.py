@@ -74,7 +74,8 @@ def video_command(
     threads: int = ThreadsOpt,
 ) -> None:
     """Colorize every frame of a video. The luma is copied untouched, colour is smoothed over
-    time, every timestamp, the rotation and the audio are kept."""
+    time; every timestamp, the rotation, the audio, the subtitles (where the container
+    holds them), the chapters and the tags (timecode included) are kept."""
     from colorize.core.session import Colorizer
     from colorize.core.smoothing import MODES, SmootherConfig
     from colorize.core.video import FORMAT_FOR_SUFFIX, VideoOptions, colorize_video
@@ -154,7 +155,8 @@ def frames_command(
     device: str = DeviceOpt,
     threads: int = ThreadsOpt,
 ) -> None:
-    """Colorize a numbered image sequence with the same temporal smoothing as `video`."""
+    """Colorize a numbered image sequence (PNG, TIFF, DPX film scans, ...) with the same
+    temporal smoothing as `video`."""
     from colorize.core.frames import colorize_sequence
     from colorize.core.session import Colorizer
     from colorize.core.smoothing import MODES, SmootherConfig
