@@ -37,7 +37,8 @@ from colorize.core.imageio import encode_image, read_image
 from colorize.core.pipeline import Settings, luminance_of, merge, working_light
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import SmootherConfig
-from colorize.core.video import VideoOptions, colorize_video, repeatable
+from colorize.core.streams import repeatable
+from colorize.core.video import VideoOptions, colorize_video
 
 
 def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float) -> int:

@@ -706,7 +706,7 @@ def test_eval_refuses_what_has_no_colour_truth_and_says_why(tmp_path, tiny_model
 def test_timecodes_move_with_the_segment_and_drop_frame_ones_are_not_guessed():
     from fractions import Fraction
 
-    from colorize.core.video import shift_timecode
+    from colorize.core.streams import shift_timecode
 
     assert shift_timecode("01:00:00:00", 0.2, Fraction(25)) == "01:00:00:05"
     assert shift_timecode("00:59:59:24", 2.0, Fraction(25)) == "01:00:01:24"
@@ -781,15 +781,16 @@ def test_a_timecode_a_timecode_track_cannot_carry_is_left_out_not_the_film(tmp_p
 
 
 def test_libx264_is_held_to_avx2_on_an_avx512_cpu(monkeypatch):
-    from colorize.core import video
+    from colorize.core import streams
 
-    monkeypatch.setattr(video, "_avx512", lambda: True)
-    assert video.repeatable("libx264", {"crf": "18"}) == {"crf": "18", "x264-params": "asm=avx2"}
-    assert video.repeatable("libx264", {"x264-params": "tff=1"})["x264-params"] == (
+    monkeypatch.setattr(streams, "_avx512", lambda: True)
+    assert streams.repeatable("libx264", {"crf": "18"}) == {"crf": "18",
+                                                           "x264-params": "asm=avx2"}
+    assert streams.repeatable("libx264", {"x264-params": "tff=1"})["x264-params"] == (
         "tff=1:asm=avx2")
-    assert video.repeatable("libx265", {"crf": "18"}) == {"crf": "18"}
-    monkeypatch.setattr(video, "_avx512", lambda: False)
-    assert video.repeatable("libx264", {"crf": "18"}) == {"crf": "18"}
+    assert streams.repeatable("libx265", {"crf": "18"}) == {"crf": "18"}
+    monkeypatch.setattr(streams, "_avx512", lambda: False)
+    assert streams.repeatable("libx264", {"crf": "18"}) == {"crf": "18"}
 
 
 def test_the_same_clip_gives_the_same_bytes_every_run(tmp_path, tiny_model):
