@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from colorize.core.color import gray_to_l, join_lab, l_to_gray, lab_to_rgb, rgb_to_lab
 from colorize.core.pipeline import fit_gamut, out_of_gamut
@@ -66,6 +67,23 @@ def test_chroma_planes_neutral_for_zero_ab():
     u, v = maker.planes(light, np.dstack([np.full((8, 8), 40.0), np.zeros((8, 8))]).astype(
         np.float32), (4, 4))
     assert v.mean() > 128  # +a (red) raises Cr
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1,), (3, 1), (64, 1), (16, 24)])
+def test_limit_chroma_of_any_shape_is_its_pixels_limited_one_by_one(shape):
+    # a single pixel included: OpenCV reads an array of 4 numbers or fewer as a scalar
+    from colorize.core.pipeline import limit_chroma
+
+    rng = np.random.default_rng(3)
+    light = rng.uniform(5, 95, shape).astype(np.float32)
+    ab = rng.uniform(-120, 120, (*shape, 2)).astype(np.float32)
+    out = limit_chroma(light, ab)
+    assert out.shape == ab.shape and out.dtype == np.float32
+    one_by_one = np.stack([limit_chroma(np.full((8, 8), lv, np.float32),
+                                        np.broadcast_to(abv, (8, 8, 2)).copy())[0, 0]
+                           for lv, abv in zip(light.reshape(-1), ab.reshape(-1, 2),
+                                              strict=True)])
+    np.testing.assert_allclose(out.reshape(-1, 2), one_by_one, rtol=1e-6, atol=1e-5)
 
 
 def test_limit_chroma_by_table_matches_the_bisection():

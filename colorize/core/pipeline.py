@@ -166,9 +166,11 @@ def limit_chroma(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
     ab = np.ascontiguousarray(ab, dtype=np.float32)
     chroma, hue = _polar(ab)
     limit = _at_hue_and_l(chroma_limits(), hue, light)
-    # min(limit / max(chroma, 1e-6), 1) applied to both channels, in OpenCV calls: a third
-    # faster per video frame than numpy's broadcast product, and bitwise the same
-    scale = cv2.min(limit / cv2.max(chroma, 1e-6), 1.0)
+    scale = np.minimum(limit / np.maximum(chroma, np.float32(1e-6)), np.float32(1))
+    if ab.size <= 8:  # OpenCV would read an array of 4 numbers or fewer as a scalar
+        return ab * scale[..., None]
+    # the same product in OpenCV: a third faster per video frame than numpy's broadcast
+    # (bitwise the same)
     return cv2.multiply(ab, cv2.merge((scale, scale)))
 
 
