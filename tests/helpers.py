@@ -183,13 +183,17 @@ def subtitles_of(path: Path) -> list[tuple[float, str]]:
                 for s in c.streams.subtitles for p in c.demux(s) if p.size]
 
 
-def dpx_luma10(path: Path, codes: np.ndarray, transfer: int = 1, big_endian: bool = True
-               ) -> None:
+def dpx_luma10(path: Path, codes: np.ndarray, transfer: int = 1, big_endian: bool = True,
+               timecode: int | None = None, frame_rate: float = 0.0, edge: bytes = b"",
+               copyright: bytes = b"") -> None:
     """A luma-only 10-bit DPX as film scanners write it, built by hand (FFmpeg writes no such
     file): codes (H, W) in 0-1023, three to a 32-bit word (packing method A, two padding
     bits at the bottom; the first datum in the lowest bits, the order FFmpeg's decoder
     reads luma-only words in), transfer characteristic ``transfer`` (1 printing density,
-    3 logarithmic, 6 Rec. 709, ...)."""
+    3 logarithmic, 6 Rec. 709, ...). Industry headers as a scanner fills them: the television
+    header's SMPTE ``timecode`` (BCD, 0x01000000 for 01:00:00:00), the film header's
+    ``frame_rate`` and ``edge`` code (prefix and count, 10 characters), and the file header's
+    ``copyright``."""
     import struct
 
     h, w = codes.shape
@@ -210,6 +214,11 @@ def dpx_luma10(path: Path, codes: np.ndarray, transfer: int = 1, big_endian: boo
     struct.pack_into(order + "IfIf", head, 784, 0, 0.0, 1023, 2.048)
     head[800:804] = bytes([6, transfer, transfer, 10])  # luma, transfer, colorimetric, bits
     struct.pack_into(order + "HHI", head, 804, 1, 0, offset)  # method A, no RLE, data offset
+    head[460:460 + len(copyright)] = copyright
+    head[1670:1670 + len(edge)] = edge  # prefix (6) and count (4)
+    struct.pack_into(order + "f", head, 1724, frame_rate)
+    struct.pack_into(order + "I", head, 1920, 0xFFFFFFFF if timecode is None else timecode)
+    struct.pack_into(order + "f", head, 1940, frame_rate)
     path.write_bytes(bytes(head) + data)
 
 

@@ -32,7 +32,7 @@ def test_a_10_bit_luma_scan_is_read_at_full_precision(tmp_path, big_endian):
     pic = read_image(path)
     assert pic.depth == 16 and pic.pixels.shape == (20, 33) and pic.alpha is None
     np.testing.assert_allclose(pic.pixels * 1023, codes, atol=0.05)
-    assert pic.meta.dpx == (1, 1)
+    assert (pic.meta.dpx.transfer, pic.meta.dpx.colorimetric) == (1, 1)
     assert "printing density DPX" in pic.note and "convert it to Rec.709" in pic.note
     dpx_luma10(path, codes, transfer=6)  # Rec. 709 codes are display values: nothing to say
     assert read_image(path).note is None
@@ -45,7 +45,7 @@ def test_rgb_dpx_round_trips_exactly_with_the_source_transfer(dtype, with_alpha)
     rng = np.random.default_rng(1)
     rgb = rng.integers(0, top + 1, (16, 30, 3)).astype(dtype)
     alpha = rng.integers(0, top + 1, (16, 30)).astype(dtype) if with_alpha else None
-    data = dpx.encode(rgb, alpha, like=(3, 1))
+    data = dpx.encode(rgb, alpha, like=dpx.DpxHeader(30, 16, 50, 3, 1, 16))
     head = dpx.read_header(data)
     assert (head.width, head.height, head.bits) == (30, 16, np.dtype(dtype).itemsize * 8)
     assert (head.descriptor, head.transfer, head.colorimetric) == (51 if with_alpha else 50,
@@ -118,3 +118,42 @@ def test_a_dpx_sequence_through_frames_says_its_note_once(tmp_path, tiny_model):
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in dst.iterdir()) == [f"shot_{i:06d}.dpx" for i in range(3)]
     assert " ".join(r.output.split()).count("a logarithmic DPX") == 1
+
+
+@pytest.mark.parametrize("big_endian", [True, False])
+def test_the_scans_timecode_edge_code_and_copyright_are_kept(tmp_path, tiny_model, big_endian):
+    import struct
+
+    src = tmp_path / "scan"
+    src.mkdir()
+    dpx_luma10(src / "r1_086400.dpx", film_frame(), transfer=6, big_endian=big_endian,
+               timecode=0x01000012, frame_rate=24.0, edge=b"KZ3318" + b"0042",
+               copyright=b"(c) 1962 Family archive")
+    head = dpx.read_file_header(src / "r1_086400.dpx")
+    assert dpx.timecode(head) == "01:00:00:12"
+    dst = tmp_path / "out"
+    r = runner.invoke(app, ["folder", str(src), "-o", str(dst), "--model", str(tiny_model)])
+    assert r.exit_code == 0, r.output
+    out = dst / "r1_086400.dpx"
+    data = out.read_bytes()
+    got = dpx.read_header(data)
+    order = ">" if got.big_endian else "<"
+    assert dpx.timecode(got) == "01:00:00:12"
+    assert struct.unpack_from(order + "f", data, 1940)[0] == 24.0  # television frame rate
+    assert struct.unpack_from(order + "f", data, 1724)[0] == 24.0  # film frame rate
+    assert data[1670:1680] == b"KZ33180042"
+    assert data[460:483] == b"(c) 1962 Family archive"
+    # the picture moved behind the industry headers, and every offset with it
+    assert struct.unpack_from(order + "III", data, 24)[:2] == (1664, 384)
+    assert struct.unpack_from(order + "I", data, 4)[0] == 2048 == struct.unpack_from(
+        order + "I", data, 808)[0]
+    assert struct.unpack_from(order + "I", data, 16)[0] == len(data)
+    rgb, _ = dpx.decode(data)
+    lab = rgb_to_lab(rgb.astype(np.float32) / 65535)
+    assert np.abs(lab[..., 0] - gray_to_l(film_frame() / 1023)).mean() < 0.1
+
+
+def test_a_scan_without_industry_headers_gets_none():
+    data = dpx.encode(np.zeros((4, 6, 3), np.uint16), like=dpx.DpxHeader(6, 4, 50, 6, 6, 16))
+    head = dpx.read_header(data)
+    assert head.industry is None and dpx.timecode(head) is None and len(data) == 1664 + 144

@@ -1,10 +1,15 @@
 """DPX (SMPTE 268M), what film scanners write: read and written through FFmpeg (PyAV).
 
 FFmpeg decodes every common DPX layout (8, 10, 12 and 16 bits, luma-only, RGB and RGBA,
-either byte order) and encodes 8- and 16-bit RGB(A). The header is read here as well, for
-the size (checked before decoding) and for what the codes mean: the transfer
-characteristic of the first image element. The output gets the source's transfer and
-colorimetric codes, since its luminance codes are the source's own (log stays log).
+either byte order) and encodes 8- and 16-bit RGB(A) with a generic header only. The header
+is read here as well, for the size (checked before decoding), for what the codes mean (the
+transfer characteristic of the first image element), and for what a film pipeline needs
+carried over. The output gets the source's transfer and colorimetric codes, since its
+luminance codes are the source's own (log stays log), its project name and copyright, and
+its industry headers: the film header (edge code, frame position, frame rate, slate) and the
+television header (SMPTE timecode and user bits), by which colorized frames are conformed
+back to the edit. Their numeric fields are byte-swapped where the output's byte order
+differs from the source's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = {b"SDPX": ">", b"XPDS": "<"}
+GENERIC_SIZE = 1664  # file, image and orientation headers
+INDUSTRY_SIZE = 384  # film (256 bytes) and television (128 bytes) headers
+# the industry headers' 4-byte numbers (U32 and R32), by offset in the file; the rest of
+# them is text or single bytes, copied as it is
+_INDUSTRY_WORDS = (1712, 1716, 1720, 1724, 1728, 1920, 1924, *range(1932, 1972, 4))
+_TEXT_FIELDS = ((260, 200), (460, 200))  # project name, copyright
 # transfer characteristic codes (SMPTE 268M table 5) whose codes are not display values
 LOG_TRANSFERS = {1: "printing density", 3: "logarithmic"}
 LINEAR_TRANSFERS = {2: "linear", 11: "Z (depth) linear"}
@@ -31,6 +42,9 @@ class DpxHeader:
     transfer: int
     colorimetric: int
     bits: int
+    big_endian: bool = True
+    industry: bytes | None = None  # the film and television headers, as in the source
+    text: tuple[bytes, ...] = ()  # the project name and copyright fields, as in the source
 
     @property
     def note(self) -> str | None:
@@ -50,7 +64,15 @@ def read_header(data: bytes) -> DpxHeader:
     order = MAGIC[data[:4]]
     width, height = struct.unpack(order + "II", data[772:780])
     descriptor, transfer, colorimetric, bits = data[800:804]
-    return DpxHeader(width, height, descriptor, transfer, colorimetric, bits)
+    generic, industry = struct.unpack(order + "II", data[24:32])
+    has_industry = (generic == GENERIC_SIZE and industry >= INDUSTRY_SIZE
+                    and len(data) >= GENERIC_SIZE + INDUSTRY_SIZE
+                    and any(data[GENERIC_SIZE:GENERIC_SIZE + INDUSTRY_SIZE]))
+    return DpxHeader(width, height, descriptor, transfer, colorimetric, bits,
+                     big_endian=order == ">",
+                     industry=(bytes(data[GENERIC_SIZE:GENERIC_SIZE + INDUSTRY_SIZE])
+                               if has_industry else None),
+                     text=tuple(bytes(data[o:o + n]) for o, n in _TEXT_FIELDS))
 
 
 def decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
@@ -74,10 +96,11 @@ def decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def encode(rgb: np.ndarray, alpha: np.ndarray | None = None,
-           like: tuple[int, int] | None = None) -> bytes:
+           like: DpxHeader | None = None) -> bytes:
     """RGB (H, W, 3) uint8 or uint16 (+ alpha of the same dtype) -> DPX bytes, 8 or 16 bits
-    per channel. ``like``: the (transfer, colorimetric) codes to write in place of FFmpeg's
-    "unspecified video"."""
+    per channel. ``like``: the source's header, whose transfer and colorimetric codes (in
+    place of FFmpeg's "unspecified video"), project name, copyright and industry headers the
+    output keeps."""
     import av
 
     deep = rgb.dtype == np.uint16
@@ -90,11 +113,44 @@ def encode(rgb: np.ndarray, alpha: np.ndarray | None = None,
     ctx.time_base = Fraction(1, 1)
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=fmt)
     data = bytearray(b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)]))
-    if like is not None and bytes(data[:4]) in MAGIC:
-        data[801], data[802] = like
-    return bytes(data)
+    if like is None or bytes(data[:4]) not in MAGIC:
+        return bytes(data)
+    data[801], data[802] = like.transfer, like.colorimetric
+    for (offset, size), text in zip(_TEXT_FIELDS, like.text, strict=False):
+        data[offset:offset + size] = text
+    order = MAGIC[bytes(data[:4])]
+    (generic,) = struct.unpack(order + "I", data[24:28])
+    if like.industry is None or generic != GENERIC_SIZE:
+        return bytes(data)
+    industry = bytearray(like.industry)
+    if (order == ">") != like.big_endian:
+        for at in _INDUSTRY_WORDS:
+            i = at - GENERIC_SIZE
+            industry[i:i + 4] = industry[i:i + 4][::-1]
+    # the industry headers go between the generic header and the picture: every offset to
+    # the picture and the file's size move by their length
+    out = data[:GENERIC_SIZE] + industry + data[GENERIC_SIZE:]
+    for at in (4, 16, 808):  # image data offset, file size, element 1's data offset
+        (value,) = struct.unpack_from(order + "I", out, at)
+        struct.pack_into(order + "I", out, at, value + INDUSTRY_SIZE)
+    struct.pack_into(order + "I", out, 28, INDUSTRY_SIZE)
+    return bytes(out)
+
+
+def timecode(header: DpxHeader) -> str | None:
+    """The television header's SMPTE timecode as HH:MM:SS:FF, None where there is none
+    (absent, or all ones: the standard's "undefined")."""
+    if header.industry is None:
+        return None
+    i = 1920 - GENERIC_SIZE
+    (code,) = struct.unpack((">" if header.big_endian else "<") + "I",
+                            header.industry[i:i + 4])
+    if code == 0xFFFFFFFF:
+        return None
+    digits = f"{code:08x}"
+    return f"{digits[0:2]}:{digits[2:4]}:{digits[4:6]}:{digits[6:8]}"
 
 
 def read_file_header(path: Path) -> DpxHeader:
     with open(path, "rb") as f:
-        return read_header(f.read(1024))
+        return read_header(f.read(GENERIC_SIZE + INDUSTRY_SIZE))

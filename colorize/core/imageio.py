@@ -285,7 +285,7 @@ def _read_dpx(path: Path, max_pixels: int) -> Picture:
     del data
     pixels, depth = _to_float(color)
     return Picture(pixels=pixels, alpha=alpha, depth=depth,
-                   meta=Metadata(dpx=(header.transfer, header.colorimetric)),
+                   meta=Metadata(dpx=header),
                    note=header.note)
 
 

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from colorize.core.dpx import DpxHeader
+
 # IFD0 tags that describe the picture rather than the file's layout (a TIFF's IFD0 also
 # holds its strips, sizes and compression, which must not travel into another file)
 _DESCRIPTIVE = (
@@ -64,7 +66,7 @@ class Metadata:
     gps_ifd: dict[int, object] = field(default_factory=dict)
     icc: bytes | None = None  # an RGB ICC profile
     xmp: bytes | None = None  # the XMP packet (where DAM software keeps captions, keywords)
-    dpx: tuple[int, int] | None = None  # a DPX source's transfer and colorimetric codes
+    dpx: DpxHeader | None = None  # a DPX source's header: what a DPX output keeps of it
 
     @property
     def has_exif(self) -> bool:
