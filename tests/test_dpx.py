@@ -68,8 +68,10 @@ def test_a_folder_of_film_scans_comes_out_as_dpx_with_its_luminance(tmp_path, ti
     assert "printing density DPX" in " ".join(r.output.split())
     out = dst / "reel1_000100.dpx"
     head = dpx.read_file_header(out)
-    # RGB at 16 bits (the 10-bit codes spread over 16), labelled as the source was
-    assert (head.descriptor, head.bits, head.transfer, head.colorimetric) == (50, 16, 1, 1)
+    # RGB at the scan's own 10 bits and byte order, labelled as the source was
+    assert (head.descriptor, head.bits, head.transfer, head.colorimetric) == (50, 10, 1, 1)
+    assert head.big_endian
+    assert out.stat().st_size == 2048 + 36 * 48 * 4  # three 10-bit codes to a 32-bit word
     rgb, alpha = dpx.decode(out.read_bytes())
     assert rgb.dtype == np.uint16 and rgb.shape == (36, 48, 3) and alpha is None
     lab = rgb_to_lab(rgb.astype(np.float32) / 65535)

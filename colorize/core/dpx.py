@@ -97,21 +97,36 @@ def decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 
 def encode(rgb: np.ndarray, alpha: np.ndarray | None = None,
            like: DpxHeader | None = None) -> bytes:
-    """RGB (H, W, 3) uint8 or uint16 (+ alpha of the same dtype) -> DPX bytes, 8 or 16 bits
-    per channel. ``like``: the source's header, whose transfer and colorimetric codes (in
-    place of FFmpeg's "unspecified video"), project name, copyright and industry headers the
-    output keeps."""
+    """RGB (H, W, 3) uint8 or uint16 (+ alpha of the same dtype) -> DPX bytes. ``like``: the
+    source's header. The output keeps its bit depth where FFmpeg writes it (10- and 12-bit
+    RGB, packed as scanners write them, instead of 16; alpha only at 8 or 16 bits), its byte
+    order beyond 8 bits, its transfer and colorimetric codes (in place of FFmpeg's
+    "unspecified video"), project name, copyright and industry headers."""
     import av
 
     deep = rgb.dtype == np.uint16
-    if alpha is not None:
-        arr, fmt = np.dstack([rgb, alpha.astype(rgb.dtype)]), "rgba64le" if deep else "rgba"
+    end = "be" if like is not None and like.big_endian else "le"
+    bits = like.bits if like is not None and deep and alpha is None else 16
+    if bits in (10, 12):
+        # the 16-bit codes rounded to the scan's own depth, as planes G, B, R
+        fmt = f"gbrp{bits}{end}"
+        top = np.float32((1 << bits) - 1)
+        frame = av.VideoFrame(rgb.shape[1], rgb.shape[0], fmt)
+        for plane, channel in zip(frame.planes, (1, 2, 0), strict=True):
+            codes = np.rint(rgb[..., channel] * (top / np.float32(65535))).astype(np.uint16)
+            view = np.frombuffer(memoryview(plane), np.dtype(np.uint16).newbyteorder(
+                ">" if end == "be" else "<")).reshape(plane.height, plane.line_size // 2)
+            view[:, :plane.width] = codes
     else:
-        arr, fmt = rgb, "rgb48le" if deep else "rgb24"
+        if alpha is not None:
+            arr, fmt = np.dstack([rgb, alpha.astype(rgb.dtype)]), (f"rgba64{end}" if deep
+                                                                  else "rgba")
+        else:
+            arr, fmt = rgb, f"rgb48{end}" if deep else "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=fmt)
     ctx = av.CodecContext.create("dpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = arr.shape[1], arr.shape[0], fmt
+    ctx.width, ctx.height, ctx.pix_fmt = rgb.shape[1], rgb.shape[0], fmt
     ctx.time_base = Fraction(1, 1)
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=fmt)
     data = bytearray(b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)]))
     if like is None or bytes(data[:4]) not in MAGIC:
         return bytes(data)
