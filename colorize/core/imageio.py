@@ -320,14 +320,14 @@ def encode_picture(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"cannot write {suffix or 'a file without an extension'}: "
                          f"the output must end in one of {', '.join(sorted(IMAGE_SUFFIXES))}")
-    bgr = output_pixels(rgb, alpha, depth, suffix)
-    if suffix == ".dpx":
-        rgb_codes = bgr[..., 2::-1] if bgr.shape[2] >= 3 else bgr
+    if suffix == ".dpx":  # in RGB order, alpha apart: as FFmpeg's encoder takes them
+        codes = output_pixels(rgb, None, depth, suffix, bgr_order=False)
         lost = [k for k, had in (("EXIF", meta and meta.has_exif), ("ICC profile", meta and
                                  meta.icc), ("XMP", meta and meta.xmp),
                                  ("resolution", meta and meta.dpi)) if had]
-        return dpx.encode(rgb_codes, bgr[..., 3] if bgr.shape[2] == 4 else None,
+        return dpx.encode(codes, None if alpha is None else alpha_as(alpha, codes.dtype),
                           like=meta.dpx if meta is not None else None), lost
+    bgr = output_pixels(rgb, alpha, depth, suffix)
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
@@ -336,28 +336,34 @@ def encode_picture(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix
     return encode(suffix, bgr, params, meta, threads)
 
 
-def output_pixels(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: str
-                  ) -> np.ndarray:
+def output_pixels(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, suffix: str,
+                  bgr_order: bool = True) -> np.ndarray:
     """Float RGB [0, 1] (+ alpha) -> the integer pixels to encode, in OpenCV channel order
-    (BGR / BGRA), at the depth the format can hold."""
+    (BGR / BGRA; RGB with ``bgr_order`` False), at the depth the format can hold."""
     if depth == 16 and suffix not in SIXTEEN_BIT_SUFFIXES:
         depth = 8
     if depth == 16:
         out = np.rint(rgb * 65535.0).astype(np.uint16)
-        bgr = out[..., ::-1]
+        bgr = out[..., ::-1] if bgr_order else out
     else:
         # rgb is in [0, 1]: one OpenCV pass scales, rounds half to even (as np.rint) and
         # saturates, and another swaps the channels: ~3x faster than numpy on a large scan
         out = cv2.convertScaleAbs(np.asarray(rgb, dtype=np.float32), alpha=255.0)
-        bgr = cv2.cvtColor(out, cv2.COLOR_RGB2BGR, dst=out) if out.ndim == 3 else out
+        if bgr_order and out.ndim == 3:
+            out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR, dst=out)
+        bgr = out
     if alpha is not None and suffix in ALPHA_SUFFIXES:
-        a = alpha
-        if depth == 16 and a.dtype == np.uint8:
-            a = a.astype(np.uint16) * 257
-        elif depth == 8 and a.dtype == np.uint16:
-            a = (a // 257).astype(np.uint8)
-        bgr = np.dstack([bgr, a.astype(out.dtype)])
+        bgr = np.dstack([bgr, alpha_as(alpha, out.dtype)])
     return np.ascontiguousarray(bgr)
+
+
+def alpha_as(alpha: np.ndarray, dtype) -> np.ndarray:
+    """An 8- or 16-bit alpha plane at the other depth (or as it is)."""
+    if dtype == np.uint16 and alpha.dtype == np.uint8:
+        return alpha.astype(np.uint16) * 257
+    if dtype == np.uint8 and alpha.dtype == np.uint16:
+        return (alpha // 257).astype(np.uint8)
+    return alpha.astype(dtype, copy=False)
 
 
 def publish(tmp: str | Path, path: Path) -> None:
