@@ -271,7 +271,8 @@ def main() -> None:
                    for k in ("e2e_s", "model_only_s", "transcode_only_s", "overhead_ratio",
                              "transcode_source_types_s", "overhead_ratio_source_types")}
             stages = {k: statistics.median(r["stages_s"][k] for r in runs) for k in report.stage_s}
-            res["video"] = {"frames": frames, **med, "fps": frames / med["e2e_s"],
+            res["video"] = {"frames": frames, "preset": args.preset, **med,
+                            "fps": frames / med["e2e_s"],
                             "gpu_bound_ratio": med["e2e_s"] / max(med["model_only_s"],
                                                                   med["transcode_only_s"]),
                             "stages_s": stages, "runs": runs}
