@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from machine import describe
 
 from colorize.core.pipeline import limit_chroma
 from colorize.core.session import Colorizer
@@ -82,7 +83,8 @@ def main() -> None:
           f"ms per frame: " + ", ".join(f"{k} {v:.2f}" for k, v in per_frame.items()))
     if args.out:
         args.out.write_text(json.dumps({"frames": len(frames), "size": [args.width, args.height],
-                                        "working": [ww, wh], "ms_per_frame": per_frame},
+                                        "working": [ww, wh], "ms_per_frame": per_frame,
+                                        "machine": describe()},
                                        indent=1))
 
 
