@@ -53,7 +53,10 @@ def video_command(
     smooth: str = SmoothOpt,
     smooth_strength: float = StrengthOpt,
     cut_threshold: float = CutOpt,
-    batch: int = typer.Option(8, "--batch", min=1, help="Frames per inference batch."),
+    batch: int = typer.Option(8, "--batch", min=1,
+                               help="Frames per inference call: fewer, longer calls run "
+                                    "better beside the encoder; more frames use more "
+                                    "memory."),
     codec: str = typer.Option(None, "--codec", help="Video encoder (FFmpeg's name). Default: "
                                                     "libx264, or libvpx-vp9 for .webm.",
                               show_default=False),
