@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import av
 import cv2
@@ -642,8 +643,6 @@ def test_video_restores_opencv_threads_after_success_and_failure(tmp_path, tiny_
 
 
 def test_frame_order_reads_numbers_as_numbers():
-    from pathlib import Path
-
     from colorize.core.frames import frame_order
 
     names = ["scan10.tif", "scan9.tif", "scan1.tif", "scan100.tif", "scan2b.tif"]
@@ -831,3 +830,66 @@ def test_batch_size_changes_neither_frames_nor_colours(tmp_path, tiny_model):
     assert np.abs(colourful).mean() > 2  # colorized, not gray
     for batch in (3, default):  # ONNX Runtime may round a batch differently: within a code
         assert np.abs(chroma[batch].astype(int) - chroma[1]).max() <= 1
+
+
+def _gray_frames(folder: Path, count: int) -> list[Path]:
+    """count different gray PNG frames (each its own coloured pattern, reduced to gray)."""
+    from tests.helpers import color_image
+
+    folder.mkdir()
+    paths = []
+    for i in range(count):
+        gray = cv2.cvtColor(color_image(40, 56, seed=i), cv2.COLOR_RGB2GRAY)
+        paths.append(folder / f"f{i:04d}.png")
+        cv2.imwrite(str(paths[-1]), gray)
+    return paths
+
+
+def test_frames_read_ahead_and_written_behind_keep_each_frame_its_own_colour(tmp_path,
+                                                                            tiny_model):
+    """Frames are read and written in threads of their own: each output must still be its
+    own frame's colorization, results in the frames' order, with a broken frame and a frame
+    already done among them."""
+    from colorize.core.frames import colorize_sequence
+    from colorize.core.imageio import read_image
+    from colorize.core.pipeline import Settings, colorize_picture
+    from colorize.core.session import Colorizer
+
+    paths = _gray_frames(tmp_path / "seq", 7)
+    paths[3].write_bytes(b"not a png")
+    dst = tmp_path / "out"
+    dst.mkdir()
+    (dst / "f0005.png").write_bytes(b"done before")
+    col = Colorizer(tiny_model, device="cpu")
+    results = list(colorize_sequence(tmp_path / "seq", dst, col, SmootherConfig("none")))
+    assert [(r.path.name, r.status) for r in results] == [
+        ("f0000.png", "done"), ("f0001.png", "done"), ("f0002.png", "done"),
+        ("f0003.png", "failed"), ("f0004.png", "done"), ("f0005.png", "skipped"),
+        ("f0006.png", "done")]
+    assert (dst / "f0005.png").read_bytes() == b"done before"
+    for i in (0, 1, 2, 4, 6):
+        # with no smoothing, a frame comes out as the image on its own would
+        alone = colorize_picture(read_image(paths[i]), col, Settings(saturation=1.0))
+        expected = np.clip(np.rint(alone * 255), 0, 255).astype(np.uint8)
+        got = cv2.cvtColor(cv2.imread(str(dst / paths[i].name)), cv2.COLOR_BGR2RGB)
+        assert np.abs(got.astype(int) - expected).max() <= 1, paths[i].name
+        assert np.abs(got[..., 0].astype(int) - got[..., 2]).mean() > 1  # colorized
+
+
+def test_frames_write_error_ends_the_run_at_that_frame(tmp_path, tiny_model):
+    from colorize.core.errors import ColorizeError
+    from colorize.core.frames import colorize_sequence
+    from colorize.core.session import Colorizer
+
+    _gray_frames(tmp_path / "seq", 5)
+    dst = tmp_path / "out"
+    (dst / "f0002.png").mkdir(parents=True)  # its file cannot be written
+    col = Colorizer(tiny_model, device="cpu")
+    done = []
+    with pytest.raises(ColorizeError, match="f0002.png: cannot write"):
+        for result in colorize_sequence(tmp_path / "seq", dst, col, SmootherConfig(),
+                                        overwrite=True):
+            done.append(result.path.name)
+    assert done == ["f0000.png", "f0001.png"]
+    # the frames after it are not written, and nothing half-written is left
+    assert sorted(p.name for p in dst.iterdir()) == ["f0000.png", "f0001.png", "f0002.png"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,10 @@ from colorize.core.imageio import (
 from colorize.core.pipeline import Settings, luminance_of, merge, working_light
 from colorize.core.session import Colorizer
 from colorize.core.smoothing import Smoother, SmootherConfig
+
+# frames read before the model needs them: two, so that one large scan decoding slowly
+# does not stall the model
+READ_AHEAD = 2
 
 
 @dataclass
@@ -50,27 +56,68 @@ def colorize_sequence(src: Path, dst: Path, colorizer: Colorizer, smoothing: Smo
     return _colorize_frames(files, dst, colorizer, smoothing, size, saturation, overwrite)
 
 
+def _read(path: Path):
+    """The picture, or the ColorizeError that says why it cannot be read."""
+    try:
+        return read_image(path)
+    except ColorizeError as exc:
+        return exc
+
+
+def _write(out: Path, rgb: np.ndarray, pic) -> None:
+    write_atomic(out, encode_picture(rgb, pic.alpha, pic.depth, out.suffix, meta=pic.meta)[0])
+
+
 def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
                      smoothing: SmootherConfig, size: int | None, saturation: float,
                      overwrite: bool) -> Iterator[FrameResult]:
+    """Frames are read READ_AHEAD ahead and written one behind, each in a thread of its own,
+    so that decoding and encoding the full-resolution files overlap the model, the smoother
+    and the merge, which run here in order. A frame is reported done once its file is
+    written; results come in the frames' order."""
     smoother = Smoother(smoothing)
     settings = Settings(size=size, saturation=1.0)
-    for path in files:
-        out = written_as(Path(dst) / path.name)
+    total = len(files)
+    with ThreadPoolExecutor(1, "colorize-read") as reader, \
+            ThreadPoolExecutor(1, "colorize-write") as writer:
+        ahead = deque(reader.submit(_read, p) for p in files[:READ_AHEAD])
+        writing: tuple[Future, FrameResult] | None = None
         try:
-            pic = read_image(path)
-        except ColorizeError as exc:
-            smoother.reset()
-            yield FrameResult(path, "failed", len(files), str(exc))
-            continue
-        light = luminance_of(pic)
-        small = working_light(light, colorizer, settings)
-        ab = colorizer.predict(small[None, None])[0].transpose(1, 2, 0) * saturation
-        # the smoother runs on every frame, done or not, so its state matches a full run
-        ab = smoother(small, np.ascontiguousarray(ab))
-        if out.exists() and not overwrite:
-            yield FrameResult(path, "skipped", len(files))
-            continue
-        rgb = merge(light, ab, 1.0)
-        write_atomic(out, encode_picture(rgb, pic.alpha, pic.depth, out.suffix, meta=pic.meta)[0])
-        yield FrameResult(path, "done", len(files), pic.note or "")
+            for i, path in enumerate(files):
+                if i + READ_AHEAD < total:
+                    ahead.append(reader.submit(_read, files[i + READ_AHEAD]))
+                pic = ahead.popleft().result()
+                out = written_as(Path(dst) / path.name)
+                rgb = None
+                if isinstance(pic, ColorizeError):
+                    smoother.reset()
+                    result = FrameResult(path, "failed", total, str(pic))
+                else:
+                    light = luminance_of(pic)
+                    small = working_light(light, colorizer, settings)
+                    ab = colorizer.predict(small[None, None])[0].transpose(1, 2, 0) * saturation
+                    # the smoother runs on every frame, done or not, so its state matches a
+                    # full run
+                    ab = smoother(small, np.ascontiguousarray(ab))
+                    if out.exists() and not overwrite:
+                        result = FrameResult(path, "skipped", total)
+                    else:
+                        rgb = merge(light, ab, 1.0)
+                        result = FrameResult(path, "done", total, pic.note or "")
+                if writing is not None:
+                    # the frame before, written meanwhile: reported (or its write error
+                    # raised, which ends the run) before this frame's write starts
+                    writing[0].result()
+                    yield writing[1]
+                    writing = None
+                if rgb is None:
+                    yield result
+                else:
+                    writing = (writer.submit(_write, out, rgb, pic), result)
+                    del rgb
+            if writing is not None:
+                writing[0].result()
+                yield writing[1]
+        finally:
+            for f in ahead:  # stopped early: frames read ahead are not wanted
+                f.cancel()
