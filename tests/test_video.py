@@ -845,11 +845,13 @@ def _gray_frames(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def test_frames_read_ahead_and_written_behind_keep_each_frame_its_own_colour(tmp_path,
-                                                                            tiny_model):
-    """Frames are read and written in threads of their own: each output must still be its
-    own frame's colorization, results in the frames' order, with a broken frame and a frame
-    already done among them."""
+@pytest.mark.parametrize("in_line", [False, True])
+def test_frames_read_ahead_and_written_behind_keep_each_frame_its_own_colour(
+        tmp_path, tiny_model, monkeypatch, in_line):
+    """Frames are read and written in threads of their own (or, frames too large for that,
+    in line): each output must still be its own frame's colorization, results in the
+    frames' order, with a broken frame and a frame already done among them."""
+    import colorize.core.frames as frames_mod
     from colorize.core.frames import colorize_sequence
     from colorize.core.imageio import read_image
     from colorize.core.pipeline import Settings, colorize_picture
@@ -860,6 +862,8 @@ def test_frames_read_ahead_and_written_behind_keep_each_frame_its_own_colour(tmp
     dst = tmp_path / "out"
     dst.mkdir()
     (dst / "f0005.png").write_bytes(b"done before")
+    if in_line:  # every frame counts as too large to hold two at once
+        monkeypatch.setattr(frames_mod, "OVERLAP_PIXELS", 100)
     col = Colorizer(tiny_model, device="cpu")
     results = list(colorize_sequence(tmp_path / "seq", dst, col, SmootherConfig("none")))
     assert [(r.path.name, r.status) for r in results] == [

@@ -26,6 +26,10 @@ from colorize.core.smoothing import Smoother, SmootherConfig
 # frames read before the model needs them: two, so that one large scan decoding slowly
 # does not stall the model
 READ_AHEAD = 2
+# a frame is worked on while the one before is written only if the two hold at most this
+# many pixels (two 4K full-aperture scans, 4096x3112): 24 MP frames, 16-bit, peaked at
+# 1.79 GB so, 1.55 GB with only the merges kept apart, and 1.23 GB one after another
+OVERLAP_PIXELS = 2 * 4096 * 3112
 
 
 @dataclass
@@ -68,6 +72,12 @@ def _write(out: Path, rgb: np.ndarray, pic) -> None:
     write_atomic(out, encode_picture(rgb, pic.alpha, pic.depth, out.suffix, meta=pic.meta)[0])
 
 
+def _written(writing: tuple[Future, FrameResult, int]) -> FrameResult:
+    """The result of a frame handed to the writer, once written (its write error raised)."""
+    writing[0].result()
+    return writing[1]
+
+
 def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
                      smoothing: SmootherConfig, size: int | None, saturation: float,
                      overwrite: bool) -> Iterator[FrameResult]:
@@ -80,13 +90,24 @@ def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
     total = len(files)
     with ThreadPoolExecutor(1, "colorize-read") as reader, \
             ThreadPoolExecutor(1, "colorize-write") as writer:
-        ahead = deque(reader.submit(_read, p) for p in files[:READ_AHEAD])
-        writing: tuple[Future, FrameResult] | None = None
+        ahead: deque[Future] = deque()  # the frames after the one in hand, being read
+        queued = 0  # frames read or handed to the reader so far
+        # a frame too large to hold two at once is read and written here, in line: threads
+        # gained nothing on 24 MP frames and cost 0.1-0.3 GB
+        large = False
+        writing: tuple[Future, FrameResult, int] | None = None
         try:
-            for i, path in enumerate(files):
-                if i + READ_AHEAD < total:
-                    ahead.append(reader.submit(_read, files[i + READ_AHEAD]))
-                pic = ahead.popleft().result()
+            for path in files:
+                if ahead:
+                    pic = ahead.popleft().result()
+                else:  # the first frame, or the one after a large frame
+                    pic = _read(path)
+                    queued += 1
+                if not isinstance(pic, ColorizeError):
+                    large = 2 * pic.pixels.shape[0] * pic.pixels.shape[1] > OVERLAP_PIXELS
+                while not large and queued < total and len(ahead) < READ_AHEAD:
+                    ahead.append(reader.submit(_read, files[queued]))
+                    queued += 1
                 out = written_as(Path(dst) / path.name)
                 rgb = None
                 if isinstance(pic, ColorizeError):
@@ -102,22 +123,29 @@ def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
                     if out.exists() and not overwrite:
                         result = FrameResult(path, "skipped", total)
                     else:
+                        if writing is not None and light.size + writing[2] > OVERLAP_PIXELS:
+                            # too large to hold two frames' colour at once: the frame before
+                            # is finished first
+                            yield _written(writing)
+                            writing = None
                         rgb = merge(light, ab, 1.0)
                         result = FrameResult(path, "done", total, pic.note or "")
                 if writing is not None:
                     # the frame before, written meanwhile: reported (or its write error
                     # raised, which ends the run) before this frame's write starts
-                    writing[0].result()
-                    yield writing[1]
+                    yield _written(writing)
                     writing = None
                 if rgb is None:
                     yield result
+                elif large:  # written here, before the next frame is read
+                    _write(out, rgb, pic)
+                    del rgb
+                    yield result
                 else:
-                    writing = (writer.submit(_write, out, rgb, pic), result)
+                    writing = (writer.submit(_write, out, rgb, pic), result, light.size)
                     del rgb
             if writing is not None:
-                writing[0].result()
-                yield writing[1]
+                yield _written(writing)
         finally:
             for f in ahead:  # stopped early: frames read ahead are not wanted
                 f.cancel()
