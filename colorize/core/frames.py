@@ -26,9 +26,9 @@ from colorize.core.smoothing import Smoother, SmootherConfig
 # frames read before the model needs them: two, so that one large scan decoding slowly
 # does not stall the model
 READ_AHEAD = 2
-# a frame is worked on while the one before is written only if the two hold at most this
-# many pixels (two 4K full-aperture scans, 4096x3112): 24 MP frames, 16-bit, peaked at
-# 1.79 GB so, 1.55 GB with only the merges kept apart, and 1.23 GB one after another
+# a frame is worked on while the one before is written only if two such frames hold at
+# most this many pixels (two 4K full-aperture scans, 4096x3112): 24 MP 16-bit frames
+# peaked at 1.79 GB with the threads and at 1.23 GB in line
 OVERLAP_PIXELS = 2 * 4096 * 3112
 
 
@@ -72,7 +72,7 @@ def _write(out: Path, rgb: np.ndarray, pic) -> None:
     write_atomic(out, encode_picture(rgb, pic.alpha, pic.depth, out.suffix, meta=pic.meta)[0])
 
 
-def _written(writing: tuple[Future, FrameResult, int]) -> FrameResult:
+def _written(writing: tuple[Future, FrameResult]) -> FrameResult:
     """The result of a frame handed to the writer, once written (its write error raised)."""
     writing[0].result()
     return writing[1]
@@ -95,7 +95,7 @@ def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
         # a frame too large to hold two at once is read and written here, in line: threads
         # gained nothing on 24 MP frames and cost 0.1-0.3 GB
         large = False
-        writing: tuple[Future, FrameResult, int] | None = None
+        writing: tuple[Future, FrameResult] | None = None
         try:
             for path in files:
                 if ahead:
@@ -123,7 +123,7 @@ def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
                     if out.exists() and not overwrite:
                         result = FrameResult(path, "skipped", total)
                     else:
-                        if writing is not None and light.size + writing[2] > OVERLAP_PIXELS:
+                        if writing is not None and large:
                             # too large to hold two frames' colour at once: the frame before
                             # is finished first
                             yield _written(writing)
@@ -142,7 +142,7 @@ def _colorize_frames(files: list[Path], dst: Path, colorizer: Colorizer,
                     del rgb
                     yield result
                 else:
-                    writing = (writer.submit(_write, out, rgb, pic), result, light.size)
+                    writing = (writer.submit(_write, out, rgb, pic), result)
                     del rgb
             if writing is not None:
                 yield _written(writing)
