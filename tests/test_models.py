@@ -162,3 +162,26 @@ def test_lite_imagenet_weights_map_by_position_and_refuse_misfits(monkeypatch, t
     net = torch.nn.Linear(3, 2)
     pretrained.load_lite_imagenet(net, "lite1")
     assert float(net.bias[0]) == 5.0 and float(net.weight.sum()) == 6.0
+
+
+def test_lite_regularisers_act_in_training_only():
+    """drop_path / dropout: random in train mode, and in eval mode the very same function as
+    a lite model without them holding the same weights (so checkpoints and exports fit)."""
+    torch.manual_seed(0)
+    plain = build_model("lite", pretrained=False, width=0.25)
+    reg = build_model("lite", pretrained=False, width=0.25, drop_path=0.3, dropout=0.3)
+    reg.load_state_dict(plain.state_dict())  # no new weights: the keys match exactly
+    light = torch.rand(2, 1, 64, 64) * 2 - 1
+    plain.eval()
+    reg.eval()
+    with torch.no_grad():
+        assert torch.equal(plain(light), reg(light))
+    reg.train()
+    plain.train()
+    with torch.no_grad():
+        a, b, c = reg(light), reg(light), plain(light)
+    assert not torch.allclose(a, b)  # a fresh draw of dropped paths and channels each pass
+    assert not torch.allclose(a, c)
+    assert torch.allclose(c, plain(light))  # the plain model is deterministic in train mode
+    rates = [m.drop_prob for m in reg.encoder.modules() if type(m).__name__ == "DropPath"]
+    assert rates and max(rates) == pytest.approx(0.3, abs=0.03)

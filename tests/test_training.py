@@ -148,9 +148,14 @@ def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     runner = CliRunner()
     r = runner.invoke(app, ["train", "--model", "gae", "--data", str(photo_dir), "--out",
                             str(tmp_path / "run"), "--steps", "3", "--batch-size", "2",
-                            "--size", "32", "--width", "0.125", "--workers", "0"])
+                            "--size", "32", "--width", "0.125", "--workers", "0",
+                            "--weight-decay", "0.05", "--crop-scale", "0.5"])
     assert r.exit_code == 0, r.output
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    # the options reach the run's config (which --resume rebuilds from) and the optimizer
+    assert ckpt["config"]["weight_decay"] == 0.05
+    assert tuple(ckpt["config"]["crop_scale"]) == (0.5, 1.0)
+    assert {g["weight_decay"] for g in ckpt["optimizers"][0]["param_groups"]} == {0.05}
     assert ckpt["model_name"] == "gae" and ckpt["model_args"]["width"] == 0.125
     assert ckpt["normalization"]["ab_scale"] == 110.0 and ckpt["step"] == 3
     assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,")

@@ -29,8 +29,13 @@ def train_command(
                                                            "(overrides --epochs)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     lr: float = typer.Option(1e-3, "--lr", min=0.0),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0.0,
+                                       help="AdamW weight decay (decoupled)."),
     size: int = typer.Option(None, "--size", min=16, help="Training crop size "
                                                           "(default: the model's working size)."),
+    crop_scale: float = typer.Option(0.3, "--crop-scale", min=0.01, max=1.0,
+                                     help="Smallest area fraction of a photo that a random "
+                                          "training crop covers (the largest is 1)."),
     patience: int = typer.Option(5, "--patience", min=0,
                                  help="Stop after this many evaluations without a better "
                                       "validation loss (0 = never)."),
@@ -88,7 +93,8 @@ def train_command(
     cfg = TrainConfig(
         model=model, data=str(data), val=str(val) if val else None,
         out=str(out or Path("runs") / model), model_args=args, epochs=epochs, steps=steps,
-        batch_size=batch_size, lr=lr, size=size, patience=patience, seed=seed, device=device,
+        batch_size=batch_size, lr=lr, weight_decay=weight_decay, size=size,
+        crop_scale=(crop_scale, 1.0), patience=patience, seed=seed, device=device,
         workers=workers, val_every=val_every, val_limit=val_limit,
         init=str(init) if init else None, swa_start=swa_start, swa_every=swa_every,
         swa_lr=swa_lr,

@@ -42,7 +42,7 @@ from colorize.training.pretrained import LITE_VARIANTS, load_lite_imagenet
 class LiteEncoder(nn.Module):
     """EfficientNet-Lite features at strides 2, 4, 8, 16, 32 (the 1280-wide head is dropped)."""
 
-    def __init__(self, pretrained: bool, variant: str = "lite0"):
+    def __init__(self, pretrained: bool, variant: str = "lite0", drop_path: float = 0.0):
         super().__init__()
         import timm
 
@@ -50,7 +50,10 @@ class LiteEncoder(nn.Module):
             raise ValueError(f"unknown lite encoder {variant!r}: one of {', '.join(LITE_VARIANTS)}")
         # efficientnet_liteN is tf_efficientnet_liteN with static symmetric padding, so an
         # exported graph has no shape-dependent Pad nodes; the TF weights load one-to-one.
-        net = timm.create_model(f"efficientnet_{variant}", pretrained=False)
+        # drop_path: stochastic depth over the inverted-residual blocks (a regulariser; timm
+        # scales it linearly with depth). It holds no weights, so checkpoints fit either way.
+        net = timm.create_model(f"efficientnet_{variant}", pretrained=False,
+                                drop_path_rate=drop_path)
         if pretrained:
             load_lite_imagenet(net, variant)
         self.stem = nn.Sequential(net.conv_stem, net.bn1)
@@ -74,9 +77,10 @@ class LiteUNet(ColorModel):
                  cls_weight: float = 0.5, rebalance_lambda: float = 0.5,
                  mix: float = 0.6, temperature: float = 0.4, conf_power: float = 1.0,
                  chroma_weight: float = 0.0, encoder: str = "lite0", gain: float = 1.0,
-                 knee: float = 0.0, adv_weight: float = 0.0, adv_width: float = 0.5):
+                 knee: float = 0.0, adv_weight: float = 0.0, adv_width: float = 0.5,
+                 drop_path: float = 0.0, dropout: float = 0.0):
         super().__init__()
-        self.encoder = LiteEncoder(pretrained, encoder)
+        self.encoder = LiteEncoder(pretrained, encoder, drop_path)
         c = [scaled(ch, width) for ch in (192, 128, 96, 64)]
         e = self.encoder.channels
         self.bridge = conv_bn_relu(e[4], c[0], k=1)
@@ -85,6 +89,10 @@ class LiteUNet(ColorModel):
         self.up4 = UpBlock(c[2], e[1], c[3])
         centres = torch.from_numpy(bins.in_gamut_bins())
         q = centres.shape[0]
+        # regularisers against the gap between training and validation photos (training
+        # only; identities in eval mode and in the export): stochastic depth in the encoder
+        # (drop_path) and channel dropout on the decoder's last features (dropout)
+        self.dropout = nn.Dropout2d(dropout) if dropout else nn.Identity()
         self.reg_head = nn.Conv2d(c[3], 2, 3, padding=1)
         self.cls_head = nn.Conv2d(c[3], q, 1)
         self.register_buffer("centres", centres)
@@ -128,7 +136,7 @@ class LiteUNet(ColorModel):
         x = self.bridge(f32)
         x = self.up16(x, f16)
         x = self.up8(x, f8)
-        return self.up4(x, f4)
+        return self.dropout(self.up4(x, f4))
 
     def forward(self, light: torch.Tensor) -> torch.Tensor:
         x = self.features(light)
