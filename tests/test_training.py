@@ -143,6 +143,7 @@ def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     from typer.testing import CliRunner
 
     from colorize.cli.app import app
+    from colorize.registry import get_spec
     from colorize.training.checkpoint import load_checkpoint
 
     runner = CliRunner()
@@ -155,6 +156,9 @@ def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     # the options reach the run's config (which --resume rebuilds from) and the optimizer
     assert ckpt["config"]["weight_decay"] == 0.05
     assert tuple(ckpt["config"]["crop_scale"]) == (0.5, 1.0)
+    # trained on 32-px crops, it still says it colorizes at the model's working size, which
+    # export and eval default to (a run once read 224 here, and eval scored it at 224)
+    assert ckpt["config"]["size"] == 32 and ckpt["working_size"] == get_spec("gae").working_size
     assert {g["weight_decay"] for g in ckpt["optimizers"][0]["param_groups"]} == {0.05}
     assert ckpt["model_name"] == "gae" and ckpt["model_args"]["width"] == 0.125
     assert ckpt["normalization"]["ab_scale"] == 110.0 and ckpt["step"] == 3

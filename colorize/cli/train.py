@@ -32,7 +32,9 @@ def train_command(
     weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0.0,
                                        help="AdamW weight decay (decoupled)."),
     size: int = typer.Option(None, "--size", min=16, help="Training crop size "
-                                                          "(default: the model's working size)."),
+                                                          "(default: the model's working size, "
+                                                          "which the checkpoint keeps for "
+                                                          "export and eval either way)."),
     crop_scale: float = typer.Option(0.3, "--crop-scale", min=0.01, max=1.0,
                                      help="Smallest area fraction of a photo that a random "
                                           "training crop covers (the largest is 1)."),

@@ -266,7 +266,11 @@ def train(cfg: TrainConfig, resume: Path | None = None,
         return {
             "format": 1, "colorize_version": __version__,
             "model_name": cfg.model, "model_args": model.model_args,
-            "normalization": NORMALIZATION, "working_size": size,
+            # the size the model colorizes at (export and eval default to it), not the crop
+            # size it trained on (config["size"]): lite trains on 224 crops of 150-224 px
+            # photos and works at 256, and a checkpoint saying 224 made `colorize eval` of a
+            # run score it at 224 unless told --size 256
+            "normalization": NORMALIZATION, "working_size": spec.working_size,
             "config": asdict(cfg), "step": step, "best": best, "bad_evals": bad_evals,
             "history": history, "metrics": history[-1] if history else {},
             "data_summary": {"train_images": len(train_files), "val_images": len(val_files),
