@@ -77,17 +77,22 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
               audio: str | None = "aac", vfr: bool = False, rotation: int = 0,
               cut_at: int | None = None, pix_fmt: str = "yuv420p",
               codec: str = "libx264", subtitle: bool = False,
-              pts_as_dts: bool = False, tags: dict | None = None) -> dict:
+              pts_as_dts: bool = False, tags: dict | None = None,
+              turned: bool = False) -> dict:
     """A synthetic colour clip: a moving square over a gradient, optional hard cut and audio.
 
     pts_as_dts: encode with B-frames and write every packet's pts equal to its dts, as some
     real files do, so that the decoder hands frames out with scrambled pts.
-    tags: codec-context colour tags (colorspace, color_primaries, color_trc, color_range)."""
+    tags: codec-context colour tags (colorspace, color_primaries, color_trc, color_range).
+    turned: store each picture turned against the display rotation, as a phone does, so the
+    clip displays as the same clip made without a rotation."""
     import av
 
+    turns = round(rotation / 90) if turned else 0
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=24)
-    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    stream.width, stream.height = (height, width) if turns % 2 else (width, height)
+    stream.pix_fmt = pix_fmt
     stream.time_base = __import__("fractions").Fraction(1, 1000)
     stream.codec_context.time_base = stream.time_base
     if codec == "libx264":
@@ -116,6 +121,8 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
             img[..., 1] = 30
         sx = 4 + i % (max(width - 20, 1))
         img[10:26, sx:sx + 16] = (230, 200, 40)
+        if turns:
+            img = np.ascontiguousarray(np.rot90(img, -turns))
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
         frame.pts = t
         pts_list.append(t)

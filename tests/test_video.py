@@ -897,3 +897,31 @@ def test_frames_write_error_ends_the_run_at_that_frame(tmp_path, tiny_model):
     assert done == ["f0000.png", "f0001.png"]
     # the frames after it are not written, and nothing half-written is left
     assert sorted(p.name for p in dst.iterdir()) == ["f0000.png", "f0001.png", "f0002.png"]
+
+
+def _displayed_rgb(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    return [np.rot90(f.to_ndarray(format="rgb24"), round(f.rotation / 90)).astype(int)
+            for f in frames]
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_a_clip_stored_turned_is_colorized_as_it_is_displayed(tmp_path, tiny_model, rotation):
+    # a phone stores a portrait clip sideways with a display rotation: the model must see
+    # the picture upright, so the colour comes out as for the same clip stored upright
+    common = dict(frames=6, width=64, height=48, pix_fmt="yuv444p", audio=None)
+    make_clip(tmp_path / "up.mp4", **common)
+    make_clip(tmp_path / "turned.mp4", rotation=rotation, turned=True, **common)
+    for name in ("up", "turned"):
+        r = run_video(tmp_path / f"{name}.mp4", tmp_path / f"{name}_out.mp4", tiny_model)
+        assert r.exit_code == 0, r.output
+    src = _displayed_rgb(tmp_path / "turned.mp4")
+    np.testing.assert_array_equal(src[0], _displayed_rgb(tmp_path / "up.mp4")[0])
+    up = _displayed_rgb(tmp_path / "up_out.mp4")
+    turned = _displayed_rgb(tmp_path / "turned_out.mp4")
+    assert len(up) == len(turned) == 6
+    for a, b in zip(up, turned, strict=True):
+        assert a.shape == b.shape == (48, 64, 3)
+        assert np.abs(a - b).mean() < 0.5
+    assert "colorized upright" in r.output

@@ -78,7 +78,8 @@ def video_command(
 ) -> None:
     """Colorize every frame of a video. The luma is copied untouched, colour is smoothed over
     time; every timestamp, the rotation, the audio, the subtitles (where the container
-    holds them), the chapters and the tags (timecode included) are kept."""
+    holds them), the chapters and the tags (timecode included) are kept. A clip stored
+    sideways with a display rotation is colorized as it is displayed (upright)."""
     from colorize.core.session import Colorizer
     from colorize.core.smoothing import MODES, SmootherConfig
     from colorize.core.video import FORMAT_FOR_SUFFIX, VideoOptions, colorize_video

@@ -69,6 +69,10 @@ class VideoOptions:
     # of an operation over 2 threads costs more than it saves (DIS flow at 256x128: 1.2 ms
     # on one thread, 1.6 on two). None leaves OpenCV's setting alone
     cv_threads: int | None = 1
+    # show the model each frame the way it is displayed: a phone clip stored sideways with a
+    # display rotation is turned upright for inference (sky on top, as in the training
+    # photos) and its colour turned back; False feeds the stored pixels as they are
+    upright: bool = True
 
 
 @dataclass
@@ -81,6 +85,33 @@ class VideoReport:
     notes: list[str] = field(default_factory=list)
     stage_s: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def upright_turns(rotation: float) -> int:
+    """Quarter turns counterclockwise (np.rot90's k) that show a frame stored with this
+    display rotation (degrees counterclockwise, as PyAV reads it) upright; 0 for angles that
+    are not a multiple of 90."""
+    quarter = rotation / 90
+    return int(round(quarter)) % 4 if abs(quarter - round(quarter)) < 1e-6 else 0
+
+
+def stored_working_shape(colorizer, height: int, width: int, size: int | None,
+                         turns: int) -> tuple[int, int]:
+    """The working shape of the stored frame whose upright view gets the model's working
+    shape (the long side and the rounding apply to the picture as displayed)."""
+    if turns % 2 == 0:
+        return colorizer.working_shape(height, width, size)
+    h, w = colorizer.working_shape(width, height, size)
+    return w, h
+
+
+def predict_turned(colorizer, light: np.ndarray, turns: int) -> np.ndarray:
+    """ab (N, 2, H, W) for L (N, H, W) in stored orientation, predicted on the frames
+    turned upright by `turns` quarter turns and turned back."""
+    if not turns:
+        return colorizer.predict(light[:, None])
+    ab = colorizer.predict(np.rot90(light, turns, axes=(1, 2))[:, None])
+    return np.ascontiguousarray(np.rot90(ab, -turns, axes=(2, 3)))
 
 
 def partial_path(dst: Path) -> Path:
@@ -608,13 +639,15 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         stage = {"pre": 0.0, "infer": 0.0, "smooth": 0.0, "post": 0.0}
         batch: list[av.VideoFrame] = []
         resized: dict[str, int] = {}
-        state = {"writer": None, "shift": 0}
+        state = {"writer": None, "shift": 0, "turns": 0}
 
         def start_writer(first: av.VideoFrame) -> _Writer:
             rotation = getattr(first, "rotation", 0) or 0
             if rotation:
                 vout.set_display_rotation(rotation)
-                report.notes.append(f"rotation {rotation}° kept")
+                state["turns"] = upright_turns(rotation) if opts.upright else 0
+                how = " (colorized upright)" if state["turns"] else ""
+                report.notes.append(f"rotation {rotation}° kept{how}")
             w = _Writer(out, vout, copy_map, transcode, q_out)
             if opts.start:
                 state["shift"] = first.pts
@@ -653,11 +686,12 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
                                    interpolation="BICUBIC")
                 frames.append(f if f.format.name == work_fmt else f.reformat(format=work_fmt))
             lumas = [_plane_array(f.planes[0], dtype) for f in frames]
-            wh, ww = colorizer.working_shape(height, width, opts.size)
+            turns = state["turns"]
+            wh, ww = stored_working_shape(colorizer, height, width, opts.size, turns)
             small = [chroma.light(y, (ww, wh)) for y in lumas]
             stage["pre"] += time.perf_counter() - tic
             tic = time.perf_counter()
-            ab = colorizer.predict(np.stack(small)[:, None])
+            ab = predict_turned(colorizer, np.stack(small), turns)
             stage["infer"] += time.perf_counter() - tic
             if finisher.error is not None:
                 raise finisher.error
