@@ -70,6 +70,41 @@ def test_exif_orientation_applied(tmp_path):
     assert pic.pixels[:5].mean() > 0.8 and pic.pixels[-5:].mean() < 0.2  # left -> top
 
 
+# how a picture stored with an EXIF / TIFF orientation is shown (the EXIF specification's
+# table, as Pillow's exif_transpose applies it)
+SHOWN_BY = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+@pytest.mark.parametrize("mode", ["L", "I;16", "RGB"])
+def test_every_orientation_is_applied_once(tmp_path, suffix, mode):
+    # OpenCV 5 turns a TIFF page by its Orientation tag itself, where it leaves a PNG's EXIF
+    # alone (and fails on some gray TIFFs, which Pillow then reads): every orientation must
+    # come out turned once, as a viewer shows it
+    rng = np.random.default_rng(3)
+    if mode == "RGB":
+        im = Image.fromarray(rng.integers(0, 256, (6, 10, 3), dtype=np.uint8))
+    elif mode == "L":
+        im = Image.fromarray(rng.integers(0, 256, (6, 10), dtype=np.uint8))
+    else:
+        im = Image.fromarray(rng.integers(0, 65536, (6, 10), dtype=np.uint16))
+    peak = 65535 if mode == "I;16" else 255
+    for orientation in range(1, 9):
+        path = tmp_path / f"o{orientation}{suffix}"
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        im.save(path, exif=exif)
+        turn = SHOWN_BY.get(orientation)
+        shown = np.asarray(im.transpose(turn) if turn is not None else im)
+        shown = shown.astype(np.float64) / peak
+        pic = read_image(path)
+        assert pic.pixels.shape == shown.shape, orientation
+        np.testing.assert_allclose(pic.pixels, shown, atol=1e-6, err_msg=str(orientation))
+
+
 @pytest.mark.parametrize("content", [b"", b"hello, not an image", b"\x89PNG\r\n\x1a\n\x00"])
 def test_bad_files_raise_one_line(tmp_path, content):
     path = tmp_path / "bad.png"

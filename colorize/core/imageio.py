@@ -192,6 +192,22 @@ def _white_is_zero(path: Path, im: Image.Image, page: int
 
 
 @functools.cache
+def _opencv_orients_tiff() -> bool:
+    """Whether OpenCV's TIFF reader turns a page by its Orientation tag itself. OpenCV 5.0
+    does, even with IMREAD_UNCHANGED (which leaves a JPEG's EXIF orientation alone), so the
+    turn must then not be applied a second time: found once, on a 2x1 TIFF made in memory."""
+    import io
+
+    buf = io.BytesIO()
+    im = Image.fromarray(np.array([[0, 255]], np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(buf, format="TIFF", exif=exif)
+    decoded = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    return decoded is not None and decoded.shape[:2] == (2, 1)
+
+
+@functools.cache
 def _heif_opener() -> None:
     """Teach Pillow HEIF, once, on the first HEIF file (the import takes ~60 ms)."""
     import pillow_heif
@@ -215,6 +231,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, page: int = 0) 
                 im.seek(page)
             _check_pixels(path, im.width, im.height, max_pixels)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
+            turn = orientation  # what is left to do to the decoded pixels
             pages = int(getattr(im, "n_frames", 1) or 1)
             arr = _white_is_zero(path, im, page)
             if arr is None and path.suffix.lower() in _OPENCV_READ:
@@ -228,6 +245,8 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, page: int = 0) 
                                            cv2.IMREAD_UNCHANGED)
                 if decoded is not None and decoded.dtype in (np.uint8, np.uint16):
                     decoded = _full_range(decoded, path)
+                    if turn != 1 and im.format == "TIFF" and _opencv_orients_tiff():
+                        turn = 1  # OpenCV has turned the page already
                     color, alpha = _split_channels(decoded, bgr=True)
                     if alpha is None and (im.mode in ("LA", "RGBA", "PA") or (
                             im.mode == "P" and "transparency" in im.info)):
@@ -261,9 +280,9 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, page: int = 0) 
     del color
     if alpha is not None and depth == 16 and alpha.dtype == np.uint8:
         alpha = alpha.astype(np.uint16) * 257
-    pixels = _orient(pixels, orientation)
+    pixels = _orient(pixels, turn)
     if alpha is not None:
-        alpha = _orient(alpha, orientation)
+        alpha = _orient(alpha, turn)
     return Picture(pixels=pixels, alpha=alpha, depth=depth, pages=pages, meta=meta,
                    profile=profile)
 
