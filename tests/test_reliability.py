@@ -184,3 +184,30 @@ def test_folder_sigint_leaves_no_partial_and_resumes(tmp_path, tiny_model):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert len(list(dst.glob("*.png"))) == 300
+
+
+def test_library_noise_stays_off_the_terminal(tmp_path, tiny_model):
+    # OpenCV logs its own decoder errors to stderr (OpenCV 5 fails on a tiled TIFF page with
+    # an Orientation tag, which Pillow then reads) and Pillow warns about a damaged EXIF
+    # block: the user should see colorize's own lines only
+    import subprocess
+    import sys
+
+    import cv2
+    import tifffile
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "tiled.tif", color_image(64, 64), photometric="rgb", tile=(16, 16),
+                     extratags=[(274, "H", 1, 6, True)])
+    ok, data = cv2.imencode(".tif", gradient_gray(300, 300, depth=16))
+    (src / "cut.tif").write_bytes(data.tobytes()[:5000])
+    r = subprocess.run([sys.executable, "-m", "colorize", "folder", str(src), "-o",
+                        str(tmp_path / "out"), "--model", str(tiny_model)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr  # cut.tif fails, tiled.tif is done
+    text = r.stdout + r.stderr
+    assert (tmp_path / "out" / "tiled.tif").is_file()
+    assert "cut.tif" in text
+    for noise in ("[ERROR", "WARN:", "Warning", "grfmt_tiff"):
+        assert noise not in text, text
