@@ -80,6 +80,23 @@ def test_pcm_audio_into_mp4_is_transcoded(tmp_path, tiny_model):
     assert len(b["pts"]) == 12
 
 
+def test_aac_audio_into_webm_is_transcoded_to_opus(tmp_path, tiny_model):
+    # WebM holds Opus or Vorbis only: AAC there was a traceback from add_stream
+    src = tmp_path / "aac.mp4"
+    make_clip(src, frames=24, audio="aac")
+    dst = tmp_path / "out.webm"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "transcoded to Opus" in r.output
+    b = probe(dst)
+    assert b["audio_codecs"] == ["opus"] and b["audio_packets"] > 0
+    assert len(b["pts"]) == 24
+    with av.open(str(src)) as a_in, av.open(str(dst)) as a_out:
+        seconds = [sum(f.samples for f in c.decode(audio=0)) / c.streams.audio[0].rate
+                   for c in (a_in, a_out)]
+    assert seconds[1] == pytest.approx(seconds[0], abs=0.05)
+
+
 def test_mp3_audio_is_copied_not_transcoded(tmp_path, tiny_model):
     # FFmpeg decodes MP3 with a decoder named "mp3float": the copy check must use the codec
     src = tmp_path / "mp3.mkv"

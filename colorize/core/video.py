@@ -1,9 +1,9 @@
 """Video colorization with PyAV: luma copied exactly, chroma made at low resolution.
 
 decode thread -> (batched inference + temporal smoothing + chroma planes) -> encode thread.
-Audio packets are copied (or transcoded to AAC when the container cannot hold them);
-every frame keeps its pts and time base; nothing is written under the final name until the
-whole file is complete.
+Audio packets are copied (or transcoded to AAC, Opus for WebM, when the container cannot
+hold them); every frame keeps its pts and time base; nothing is written under the final
+name until the whole file is complete.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ AUDIO_COPY = {
     "webm": {"opus", "vorbis"},
     "avi": {"mp3", "ac3", "pcm_s16le"},
 }
+# what audio that cannot be copied is transcoded to: AAC, or Opus where the container
+# holds no AAC (WebM); Opus runs at 48 kHz (PyAV's encoder resamples to it)
+AUDIO_TRANSCODE = {"webm": ("libopus", "Opus", 48000)}
+AUDIO_TRANSCODE_DEFAULT = ("aac", "AAC", None)
 FORMAT_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
                      ".webm": "webm", ".avi": "avi"}
 # the video encoder when none is named: WebM holds only VP8/VP9/AV1
@@ -605,12 +609,13 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             if allowed is None or name in allowed:
                 copy_map[a.index] = out.add_stream_from_template(a)
             else:
-                stream = out.add_stream("aac", rate=a.codec_context.sample_rate)
+                codec, label, rate_hz = AUDIO_TRANSCODE.get(fmt, AUDIO_TRANSCODE_DEFAULT)
+                stream = out.add_stream(codec, rate=rate_hz or a.codec_context.sample_rate)
                 stream.layout = a.codec_context.layout
                 copy_map[a.index] = stream
                 transcode.add(a.index)
                 report.notes.append(f"audio #{a.index} ({name}) cannot be copied into "
-                                    f"{fmt}: transcoded to AAC")
+                                    f"{fmt}: transcoded to {label}")
         subs = []
         for t in inp.streams.subtitles:
             name = t.codec_context.name
