@@ -211,3 +211,32 @@ def test_library_noise_stays_off_the_terminal(tmp_path, tiny_model):
     assert "cut.tif" in text
     for noise in ("[ERROR", "WARN:", "Warning", "grfmt_tiff"):
         assert noise not in text, text
+
+
+def test_a_bug_is_one_line_and_exit_3_unless_the_traceback_is_asked_for(
+        tmp_path, tiny_model, monkeypatch, capsys):
+    import sys
+
+    import colorize.core.video
+    from colorize.cli.app import main
+    from tests.helpers import make_clip
+
+    def broken(*args, **kwargs):
+        raise ValueError("something colorize did not expect\nsecond line")
+
+    monkeypatch.setattr(colorize.core.video, "colorize_video", broken)
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=4, audio=None)
+    argv = ["colorize", "video", str(src), "-o", str(tmp_path / "out.mp4"), "--model",
+            str(tiny_model)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.delenv("COLORIZE_TRACEBACK", raising=False)
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 3
+    err = capsys.readouterr().err
+    assert "unexpected ValueError: something colorize did not expect (a bug" in err
+    assert "second line" not in err and "Traceback" not in err
+    monkeypatch.setenv("COLORIZE_TRACEBACK", "1")
+    with pytest.raises(ValueError):
+        main()

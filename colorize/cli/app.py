@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from colorize import __version__
@@ -47,5 +50,19 @@ for _info in app.registered_commands:
         _info.short_help = _text.split(". ")[0].rstrip(".") + "."
 
 
+# exit codes: 0 done, 1 some input failed (each named on its own line), 2 bad usage or
+# input, 3 a bug in colorize, 130 interrupted
+BUG_EXIT = 3
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # every expected failure is reported (and exits) by its command
+        if os.environ.get("COLORIZE_TRACEBACK"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {first} (a bug in colorize: "
+                         f"please report it with the command; COLORIZE_TRACEBACK=1 shows "
+                         f"where it happened)\n")
+        sys.exit(BUG_EXIT)
