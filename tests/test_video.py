@@ -290,6 +290,19 @@ def test_avi_output_keeps_frames_in_display_order(tmp_path, tiny_model):
     assert len(pts) == 20 and pts == sorted(pts)
 
 
+def test_aac_audio_is_copied_into_avi(tmp_path, tiny_model):
+    src = tmp_path / "in.mp4"
+    make_clip(src, frames=20, audio="aac")
+    dst = tmp_path / "out.avi"
+    r = run_video(src, dst, tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "transcoded" not in r.output
+    a, b = probe(src), probe(dst)
+    assert b["audio_codecs"] == ["aac"] and b["audio_packets"] == a["audio_packets"] > 0
+    with av.open(str(dst)) as c:
+        assert sum(f.samples for f in c.decode(audio=0)) > 0
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--codec", "nosuchcodec"], "unknown video encoder 'nosuchcodec'"),
     (["--codec", "png"], "png takes none of 8- or 10-bit YUV"),

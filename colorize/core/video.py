@@ -37,7 +37,7 @@ AUDIO_COPY = {
             "pcm_f32le"},
     "matroska": None,  # anything
     "webm": {"opus", "vorbis"},
-    "avi": {"mp3", "ac3", "pcm_s16le"},
+    "avi": {"aac", "mp3", "ac3", "pcm_s16le"},  # AAC copied, not re-encoded to AAC
 }
 # what audio that cannot be copied is transcoded to: AAC, or Opus where the container
 # holds no AAC (WebM); Opus runs at 48 kHz (PyAV's encoder resamples to it)
