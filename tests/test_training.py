@@ -188,7 +188,7 @@ def test_checkpoint_is_self_describing_and_eval_runs(tmp_path, photo_dir):
     # a second new run into the same folder would overwrite this one: refused, untouched
     run = tmp_path / "run"
     before = {p.name: p.read_bytes() for p in run.iterdir()}
-    again = ["train", "--model", "gae", "--data", str(photo_dir), "--out", str(run),
+    again = ["train", "--model", "gae", "--data", str(photo_dir), "-o", str(run),
              "--steps", "2", "--batch-size", "2", "--size", "32", "--width", "0.125",
              "--workers", "0"]
     r = runner.invoke(app, again, env={"COLUMNS": "500"})
@@ -412,7 +412,7 @@ def test_tune_command_records_the_chosen_knee(tmp_path, photo_dir):
     assert r.exit_code != 0 and "--knees" in r.output and not (tmp_path / "bad.pt").exists()
     out = tmp_path / "tuned.pt"
     r = runner.invoke(app, ["tune", "--checkpoint", str(src), "--data", str(photo_dir),
-                            "--out", str(out), "--limit", "3", "--size", "32", "--knees", "0,5",
+                            "-o", str(out), "--limit", "3", "--size", "32", "--knees", "0,5",
                             "--no-gains"])
     assert r.exit_code == 0, r.output
     ckpt = load_checkpoint(out)

@@ -21,7 +21,7 @@ def train_command(
     data: Path = typer.Option(None, "--data", help="Folder of colour photos (recursive)."),
     val: Path = typer.Option(None, "--val", help="Validation folder (default: seeded 70/15/15 "
                                                  "split of --data)."),
-    out: Path = typer.Option(None, "--out", help="Run folder (default runs/MODEL)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Run folder (default runs/MODEL)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder "
                                                        "exactly where it stopped."),
     epochs: int = typer.Option(10, "--epochs", min=1),

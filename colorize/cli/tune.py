@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
 def tune_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="A lite checkpoint."),
     data: Path = typer.Option(..., "--data", help="Validation photos (not the training set)."),
-    out: Path = typer.Option(..., "--out", help="Checkpoint to write with the chosen decoding."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Checkpoint to write with the chosen decoding."),
     overwrite: bool = OverwriteOpt,
     limit: int = typer.Option(200, "--limit", min=1,
                               help="Photos to use, evenly spaced over the sorted folder."),
