@@ -955,3 +955,32 @@ def test_a_clip_stored_turned_is_colorized_as_it_is_displayed(tmp_path, tiny_mod
         assert a.shape == b.shape == (48, 64, 3)
         assert np.abs(a - b).mean() < 0.5
     assert "colorized upright" in r.output
+
+
+def test_eval_video_shows_the_model_a_turned_clip_as_it_is_displayed(tmp_path, tiny_model):
+    # `colorize eval --video` must measure what `colorize video` does: the model sees the
+    # frames of a clip stored sideways upright, the same pictures as for the upright clip
+    from colorize.core.session import Colorizer
+    from colorize.core.video_eval import evaluate_clip
+
+    class Recording:
+        def __init__(self, colorizer):
+            self.colorizer, self.seen = colorizer, []
+
+        def __getattr__(self, name):
+            return getattr(self.colorizer, name)
+
+        def predict(self, light, z=None):
+            self.seen.append(np.array(light))
+            return self.colorizer.predict(light, z)
+
+    common = dict(frames=6, width=64, height=48, audio=None)
+    make_clip(tmp_path / "up.mp4", **common)
+    make_clip(tmp_path / "turned.mp4", rotation=90, turned=True, **common)
+    seen = {}
+    for name in ("up", "turned"):
+        rec = Recording(Colorizer(tiny_model, device="cpu"))
+        evaluate_clip(rec, tmp_path / f"{name}.mp4", modes=("none",))
+        seen[name] = np.concatenate(rec.seen)
+    assert seen["up"].shape == seen["turned"].shape == (6, 1, 24, 32)
+    np.testing.assert_allclose(seen["turned"], seen["up"], atol=0.5)

@@ -21,6 +21,9 @@ from colorize.core.video import (
     _set_plane,
     _ycbcr_coeffs,
     main_video_stream,
+    predict_turned,
+    stored_working_shape,
+    upright_turns,
 )
 
 MEASURE_WIDTH = 320
@@ -90,11 +93,13 @@ def evaluate_clip(colorizer: Colorizer, clip: Path, modes: Sequence[str] = ("non
         raise VideoError(f"{clip}: the clip has no colour, so there is no truth to measure "
                          "against (eval needs a colour clip; it desaturates it itself)")
     grays = [_small(_plane_array(f.planes[0])).copy() for f in frames]
-    wh, ww = colorizer.working_shape(height, width, size)
+    # as `colorize video` does: a clip stored sideways is colorized upright
+    turns = upright_turns(getattr(frames[0], "rotation", 0) or 0)
+    wh, ww = stored_working_shape(colorizer, height, width, size, turns)
     lights = [chroma.light(_plane_array(f.planes[0]), (ww, wh)) for f in frames]
     preds = []
     for i in range(0, len(lights), 8):
-        preds.extend(colorizer.predict(np.stack(lights[i:i + 8])[:, None]))
+        preds.extend(predict_turned(colorizer, np.stack(lights[i:i + 8]), turns))
     results = {"truth": {"colorfulness": float(np.mean([colorfulness(t) for t in truths])),
                          "cdc": cdc(truths)}}
     neutral = np.full((frames[0].planes[1].height, frames[0].planes[1].width), 128, np.uint8)
