@@ -98,6 +98,22 @@ def test_output_inside_input_is_not_reprocessed(scans, tiny_model):
     assert not (dst / "colored").exists()
 
 
+def test_macos_resource_forks_are_passed_over(tmp_path, tiny_model):
+    # a folder zipped or copied on a Mac holds "._name.jpg" resource forks and __MACOSX/:
+    # not pictures, so neither images that failed nor outputs
+    src = tmp_path / "in"
+    (src / "__MACOSX").mkdir(parents=True)
+    Image.fromarray(gradient_gray(40, 60)).save(src / "a.jpg")
+    fork = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "
+    (src / "._a.jpg").write_bytes(fork)
+    (src / "__MACOSX" / "._a.jpg").write_bytes(fork)
+    dst = tmp_path / "out"
+    r = runner.invoke(app, ["folder", str(src), "-o", str(dst), "--model", str(tiny_model)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*")) == ["a.jpg"]
+    assert "._a" not in r.output
+
+
 def test_no_partial_file_after_failure_mid_write(scans, tmp_path, tiny_model, monkeypatch):
     import os
 

@@ -47,8 +47,16 @@ class Result:
     notes: tuple[str, ...] = ()  # a done image's notes, each without the path
 
 
+# what macOS leaves beside files copied to a foreign disk or zipped ("._scan1.jpg" holds
+# scan1.jpg's resource fork, not a picture; __MACOSX/ holds such files): passed over, as
+# other notes beside the scans are, rather than reported as images that failed to decode
+APPLE_DOUBLE_PREFIX = "._"
+APPLE_ZIP_FOLDER = "__MACOSX"
+
+
 def _walk(root: Path, exclude: Path | None) -> Iterator[Path]:
-    """Files under root, following directory symlinks once (loops are cut), sorted."""
+    """Files under root, following directory symlinks once (loops are cut), sorted; macOS
+    resource-fork files and folders left out."""
     seen: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         here = Path(dirpath)
@@ -65,12 +73,13 @@ def _walk(root: Path, exclude: Path | None) -> Iterator[Path]:
         keep = []
         for d in sorted(dirnames):
             sub = here / d
-            if exclude is not None and _same_path(sub, exclude):
+            if d == APPLE_ZIP_FOLDER or (exclude is not None and _same_path(sub, exclude)):
                 continue
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
-            yield here / name
+            if not name.startswith(APPLE_DOUBLE_PREFIX):
+                yield here / name
 
 
 def _same_path(a: Path, b: Path) -> bool:
