@@ -421,6 +421,7 @@ class _Writer(threading.Thread):
         self.error: BaseException | None = None
         self.encode_s = 0.0
         self.audio_packets = 0
+        self.audio_samples: dict[int, int] = {}  # per transcoded stream
         self.subtitle_packets = 0
         self.frames = 0
 
@@ -452,7 +453,14 @@ class _Writer(threading.Thread):
                 elif kind == "audio_frame":
                     stream = self.copy_map[obj.index]
                     frame = obj.frame
-                    frame.pts = None
+                    # stamped by its samples from 0, as the stream starts with the video: with
+                    # timestamps the encoder's own delay (AAC primes 1024 samples) goes into
+                    # the file as an edit to skip, where without them it played as a late
+                    # start (64 ms at 16 kHz)
+                    done = self.audio_samples.get(obj.index, 0)
+                    frame.pts = done
+                    frame.time_base = Fraction(1, frame.sample_rate)
+                    self.audio_samples[obj.index] = done + frame.samples
                     for packet in stream.encode(frame):
                         self.container.mux(packet)
                         self.audio_packets += 1
