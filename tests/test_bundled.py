@@ -41,4 +41,6 @@ def test_bundled_checkpoint_reexports(tmp_path, name):
     out = tmp_path / f"{name}.onnx"
     r = CliRunner().invoke(app, ["export", "--model", name, "-o", str(out)])
     assert r.exit_code == 0, r.output
+    # it says which weights it took: the bundled checkpoint
+    assert f"from{get_spec(name).bundled_checkpoint()}" in "".join(r.output.split())
     assert Colorizer(out).meta.name == name

@@ -62,7 +62,7 @@ def _onnx_for(model: str | None, tmp: Path) -> Path:
     from colorize.training.checkpoint import CheckpointError
 
     try:
-        net, ckpt = load_for_export(name, ckpt_path)
+        net, ckpt, _ = load_for_export(name, ckpt_path)
         out = tmp / "model.onnx"
         export_model(net, ckpt, out)
     except (CheckpointError, FileNotFoundError) as exc:

@@ -64,7 +64,7 @@ def export_command(
     if precision == "int8" and calib is None:
         fail("--precision int8 needs --calib DIR (a folder of representative photos)")
     try:
-        net, ckpt = load_for_export(model, checkpoint, runs)
+        net, ckpt, source = load_for_export(model, checkpoint, runs)
         if decoding:
             ckpt = apply_decoding(net, ckpt, decoding)
         if precision == "fp32":
@@ -78,8 +78,9 @@ def export_command(
                     keep["working_size"] = size
                 save_checkpoint(slim, keep)
             errs = ", ".join(f"{k} {v:.1e}" for k, v in report.max_abs_error.items())
-            console.print(f"[green]exported[/] {out} ({report.bytes / 1e6:.1f} MB) in "
-                          f"{report.seconds:.1f} s; ONNX Runtime vs PyTorch max |Δab|: {errs}")
+            console.print(f"[green]exported[/] {out} ({report.bytes / 1e6:.1f} MB) from "
+                          f"{source} in {report.seconds:.1f} s; ONNX Runtime vs PyTorch max "
+                          f"|Δab|: {errs}")
             return
         from colorize.export.variants import compare, to_fp16, to_int8
 
@@ -97,12 +98,13 @@ def export_command(
                 cmp = compare(fp32, out, held_out, size)
                 console.print(
                     f"[green]exported[/] {out} ({out.stat().st_size / 1e6:.1f} MB, {precision})"
-                    f"; vs fp32 on {len(held_out)} held-out photos: ΔE76 {cmp.delta_e76:.2f}, "
+                    f" from {source}; vs fp32 on {len(held_out)} held-out photos: ΔE76 "
+                    f"{cmp.delta_e76:.2f}, "
                     f"PSNR {cmp.psnr:.1f} dB; speed {cmp.speed_ratio:.2f}x fp32 "
                     f"({cmp.ms_variant:.0f} vs {cmp.ms_fp32:.0f} ms)")
             else:
-                console.print(f"[green]exported[/] {out} ({precision}); no photos given to "
-                              "compare it with fp32 (--calib DIR)")
+                console.print(f"[green]exported[/] {out} ({precision}) from {source}; no "
+                              "photos given to compare it with fp32 (--calib DIR)")
     except (CheckpointError, ExportError, ColorizeError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
 

@@ -208,7 +208,9 @@ def export_model(model: ColorModel, ckpt: dict[str, Any], out: Path,
 
 
 def load_for_export(model_name: str | None, checkpoint: Path | None,
-                    runs_dir: Path = Path("runs")) -> tuple[ColorModel, dict[str, Any]]:
+                    runs_dir: Path = Path("runs")) -> tuple[ColorModel, dict[str, Any], Path]:
+    """The model, its checkpoint and the checkpoint's path: the one given, else the model's
+    bundled checkpoint, else the best of its latest run under runs_dir."""
     if checkpoint is None:
         if model_name is None:
             raise CheckpointError("give --model NAME or --checkpoint PATH")
@@ -218,4 +220,4 @@ def load_for_export(model_name: str | None, checkpoint: Path | None,
     if model_name and ckpt["model_name"] != model_name:
         raise CheckpointError(f"{checkpoint} holds model {ckpt['model_name']!r}, "
                               f"not {model_name!r}")
-    return model_from_checkpoint(ckpt), ckpt
+    return model_from_checkpoint(ckpt), ckpt, Path(checkpoint)
