@@ -43,6 +43,8 @@ def test_frames_pts_audio_and_luma_kept(tmp_path, tiny_model):
         np.testing.assert_array_equal(ya, yb)
     rgb = b["frames"][5].to_ndarray(format="rgb24").astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 2  # colorized
+    summary = " ".join(r.output.split())
+    assert "30 frames," in summary and "1 scene cut," in summary
 
 
 def test_scrambled_source_timestamps_are_put_back_in_order(tmp_path, tiny_model):

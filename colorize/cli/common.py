@@ -19,6 +19,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def count(n: int, noun: str) -> str:
+    """'1 frame', '2 frames', '0 scene cuts': a number and its noun in the right form."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def need_training_extras() -> None:
     try:
         import torch  # noqa: F401

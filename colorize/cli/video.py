@@ -18,6 +18,7 @@ from colorize.cli.common import (
     ThreadsOpt,
     TtaOpt,
     console,
+    count,
     existing_path,
     fail,
     interrupt_flag,
@@ -137,10 +138,11 @@ def video_command(
     for note in report.notes:
         console.print(f"note: {note}", markup=False)
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items())
-    kept = "".join(f", {n} {what}" for n, what in ((report.subtitle_packets, "subtitles"),
-                                                   (report.chapters, "chapters")) if n)
-    console.print(f"[green]wrote[/] {out}: {report.frames} frames, {report.audio_packets} "
-                  f"audio packets{kept}, {report.cuts} scene cuts, {report.seconds:.1f} s "
+    kept = "".join(f", {count(n, what)}" for n, what in ((report.subtitle_packets, "subtitle"),
+                                                        (report.chapters, "chapter")) if n)
+    console.print(f"[green]wrote[/] {out}: {count(report.frames, 'frame')}, "
+                  f"{count(report.audio_packets, 'audio packet')}{kept}, "
+                  f"{count(report.cuts, 'scene cut')}, {report.seconds:.1f} s "
                   f"({report.frames / max(report.seconds, 1e-9):.1f} fps; {stages})")
 
 
