@@ -93,7 +93,9 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
     stream = container.add_stream(codec, rate=24)
     stream.width, stream.height = (height, width) if turns % 2 else (width, height)
     stream.pix_fmt = pix_fmt
-    stream.time_base = __import__("fractions").Fraction(1, 1000)
+    # AVI stores a frame count, not times: its clips tick at the frame rate
+    avi = Path(path).suffix.lower() == ".avi"
+    stream.time_base = __import__("fractions").Fraction(1, 24 if avi else 1000)
     stream.codec_context.time_base = stream.time_base
     if codec == "libx264":
         stream.options = ({"crf": "10", "x264-params": "bframes=3:b-adapt=0"} if pts_as_dts
@@ -124,8 +126,8 @@ def make_clip(path: Path, frames: int = 24, width: int = 64, height: int = 48,
         if turns:
             img = np.ascontiguousarray(np.rot90(img, -turns))
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
-        frame.pts = t
-        pts_list.append(t)
+        frame.pts = i if avi else t
+        pts_list.append(frame.pts)
         t += 41 if not vfr else (30 if i % 3 else 80)
         for packet in stream.encode(frame):
             container.mux(_restamp(packet, pts_as_dts))

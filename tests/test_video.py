@@ -72,6 +72,9 @@ def test_odd_size_and_rotation(tmp_path, tiny_model):
 
 @pytest.mark.parametrize(("src_name", "audio", "dst_name", "label", "codec"), [
     ("pcm.mov", "pcm_s16le", "out.mp4", "AAC", "aac"),
+    # PCM in AVI (DV captures) leaves its channel order unnamed ("1 channels"), which the
+    # AAC encoder refused: the usual layout for the count is named for it
+    ("pcm.avi", "pcm_s16le", "out.mp4", "AAC", "aac"),
     # WebM holds Opus or Vorbis only: AAC there was a traceback from add_stream
     ("aac.mp4", "aac", "out.webm", "Opus", "opus"),
 ])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import os
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -43,6 +44,15 @@ AUDIO_COPY = {
 # holds no AAC (WebM); Opus runs at 48 kHz (PyAV's encoder resamples to it)
 AUDIO_TRANSCODE = {"webm": ("libopus", "Opus", 48000)}
 AUDIO_TRANSCODE_DEFAULT = ("aac", "AAC", None)
+# a channel count whose order the source leaves unnamed ("2 channels": PCM in AVI, as DV
+# captures hold it) gets the usual layout for that count, which the encoders take
+NAMED_LAYOUT = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+
+
+def encodable_layout(layout: av.AudioLayout) -> av.AudioLayout | str:
+    if re.fullmatch(r"\d+ channels?", layout.name):
+        return NAMED_LAYOUT.get(layout.nb_channels, layout)
+    return layout
 FORMAT_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
                      ".webm": "webm", ".avi": "avi"}
 # the video encoder when none is named: WebM holds only VP8/VP9/AV1
@@ -619,7 +629,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
             else:
                 codec, label, rate_hz = AUDIO_TRANSCODE.get(fmt, AUDIO_TRANSCODE_DEFAULT)
                 stream = out.add_stream(codec, rate=rate_hz or a.codec_context.sample_rate)
-                stream.layout = a.codec_context.layout
+                stream.layout = encodable_layout(a.codec_context.layout)
                 copy_map[a.index] = stream
                 transcode.add(a.index)
                 report.notes.append(f"audio #{a.index} ({name}) cannot be copied into "
