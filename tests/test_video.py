@@ -301,6 +301,8 @@ def test_avi_output_keeps_frames_in_display_order(tmp_path, tiny_model):
     (["--codec", "nosuchcodec"], "unknown video encoder 'nosuchcodec'"),
     (["--codec", "png"], "png takes none of 8- or 10-bit YUV"),
     (["--crf", "60"], "libx264 takes 0-51"),
+    # DV takes only its broadcast sizes: FFmpeg refuses to open it for this clip's 64x48
+    (["--codec", "dvvideo"], "FFmpeg's dvvideo encoder would not start with what this video"),
 ])
 def test_bad_encoder_settings_one_line_error(tmp_path, tiny_model, args, message):
     src = tmp_path / "in.mp4"

@@ -532,6 +532,7 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
     tmp = partial_path(dst)
     out = None
     reader = writer = None
+    encoder: av.Codec | None = None
     try:
         vin = main_video_stream(inp, src)
         vin.thread_type = "AUTO"
@@ -817,6 +818,13 @@ def colorize_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOption
         report.seconds = time.perf_counter() - started
         return report
     except av.error.FFmpegError as exc:
+        opened = re.search(r'avcodec_open2\("([^"]+)"', str(exc))
+        if opened and encoder is not None and opened.group(1) == encoder.name:
+            # the video encoder refuses this video's size, pixel format or rate
+            raise VideoError(f"{dst}: FFmpeg's {encoder.name} encoder would not start with "
+                             f"what this video needs ({width}x{height} {out_fmt} at "
+                             f"{float(rate):g} fps; {exc.strerror}); choose another "
+                             "--codec") from None
         raise VideoError(f"{src}: {exc}") from None
     finally:
         if reader is not None:
