@@ -50,9 +50,12 @@ NAMED_LAYOUT = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 
 
 def encodable_layout(layout: av.AudioLayout) -> av.AudioLayout | str:
+    """The layout to encode a transcoded stream in: the source's, named where it is not."""
     if re.fullmatch(r"\d+ channels?", layout.name):
         return NAMED_LAYOUT.get(layout.nb_channels, layout)
     return layout
+
+
 FORMAT_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
                      ".webm": "webm", ".avi": "avi"}
 # the video encoder when none is named: WebM holds only VP8/VP9/AV1
